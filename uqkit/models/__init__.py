@@ -1,0 +1,8 @@
+"""Models: the wrapper protocol and adapters for Python callables, command-line
+codes, UM-Bridge servers and multiscale chains."""
+
+from ._callable import FunctionModel, as_model
+from ._protocol import Model, check_model, model_identity, output_groups
+
+__all__ = ["Model", "as_model", "FunctionModel", "check_model", "model_identity",
+           "output_groups"]
