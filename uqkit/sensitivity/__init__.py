@@ -1,0 +1,5 @@
+"""Global sensitivity analysis."""
+
+from ._results import SobolResult
+
+__all__ = ["SobolResult"]
