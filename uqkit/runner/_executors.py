@@ -51,6 +51,22 @@ def _noop() -> None:
     return None
 
 
+def _worker_init() -> None:
+    """Make a pool worker die with its driver (Linux), so a killed study leaves no orphan
+    evaluating work whose result can never be stored."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
+    except Exception:  # pragma: no cover - not Linux
+        pass
+
+
 def _process_pool(n: int):
     def factory():
         # "fork" on Linux: no re-import of the user's __main__ (so scripts without an
@@ -59,7 +75,7 @@ def _process_pool(n: int):
         # of its own (progress bars), which is what makes fork safe here. Models travel
         # as cloudpickle bytes either way. Elsewhere: "spawn".
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = cf.ProcessPoolExecutor(max_workers=n,
+        pool = cf.ProcessPoolExecutor(max_workers=n, initializer=_worker_init,
                                       mp_context=multiprocessing.get_context(method))
         for fut in [pool.submit(_noop) for _ in range(n)]:
             fut.result()
