@@ -441,7 +441,9 @@ class _Job:
 
     def _run_pool(self, queue: deque, backend) -> None:
         payload = self._payload()
-        limit = max(2, 2 * backend.n_workers)
+        # at most one task per worker is submitted and not yet committed: a killed driver
+        # then loses at most `n_workers` evaluations (RELIABILITY A1)
+        limit = backend.n_workers
         heartbeat = 5.0
         last_beat = time.monotonic()
         while queue or self.in_flight:
