@@ -149,9 +149,8 @@ def test_dask_worker_killed_mid_study(tmp_path):
     """G1: a Dask LocalCluster on loopback; one worker killed mid-study: all results
     arrive, nothing stored is recomputed, only that worker's in-flight task re-runs."""
     distributed = pytest.importorskip("distributed")
-    import cloudpickle
-
     import _toy
+    import cloudpickle
 
     cloudpickle.register_pickle_by_value(_toy)  # dask workers do not have tests/ on path
     store, log = tmp_path / "s.db", tmp_path / "calls.log"
