@@ -1,5 +1,6 @@
-"""Global sensitivity analysis."""
+"""Global sensitivity analysis: Sobol' indices, Morris screening and the SALib methods."""
 
 from ._results import SobolResult
+from ._sobol import sobol
 
-__all__ = ["SobolResult"]
+__all__ = ["SobolResult", "sobol"]
