@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -41,13 +40,8 @@ def evaluate(model: Any, X: np.ndarray, runner: Any) -> Any:
     ``n_failed``).
     """
     if runner is None:
-        try:
-            from uqkit.runner import Runner
-        except ImportError:  # foundation not merged yet: evaluate in process
-            Y = np.asarray(model(X), dtype=float).reshape(len(X), -1)
-            ok = np.all(np.isfinite(Y), axis=1)
-            return SimpleNamespace(X=X, Y=Y, ok=ok, n_new=len(X), n_cached=0,
-                                   n_failed=int((~ok).sum()))
+        from uqkit.runner import Runner
+
         runner = Runner()
     return runner.evaluate(model, X)
 
