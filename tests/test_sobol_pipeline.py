@@ -1,4 +1,4 @@
-"""uqkit.sobol with the Runner and the Store: failures, resume, extension (RELIABILITY B1, A7, I7)."""
+"""uqkit.sobol with the Runner and the Store: failures, resume, extension (B1, A7, I7)."""
 
 from __future__ import annotations
 
