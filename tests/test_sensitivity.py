@@ -7,6 +7,9 @@ and estimates must lie within Z = 4.5 SE of the analytic value.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import matplotlib
 import numpy as np
@@ -189,3 +192,16 @@ def test_same_rng_same_result_and_api():
     assert a.plot().get_ylabel() == "ST"
     with pytest.raises(uqkit.InvalidParameterError, match="'measure' parameter"):
         a.plot(measure="delta")
+
+
+@pytest.mark.parametrize("first", ["import uqkit; uqkit.sobol", "import uqkit.sensitivity",
+                                   "import uqkit; uqkit.sensitivity"])
+def test_uqkit_sensitivity_is_callable_in_any_import_order(first):
+    # the function shares its name with the subpackage; a fresh interpreter per order
+    code = (f"{first}\nimport uqkit\nm, p, _ = uqkit.examples.ishigami()\n"
+            "r = uqkit.sensitivity(m, p, 256, method='pawn', rng=0)\n"
+            "assert r.method == 'pawn'\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
