@@ -164,9 +164,11 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
     very small indices of non-smooth models the QMC error can exceed the i.i.d.
     bootstrap error (seen for the G-function at n = 2^11, where one index of size 7e-5
     had an error twice its bootstrap SE). When coverage matters for such indices, run
-    a few independent seeds and use their spread. Vector outputs (``outputs={"V": 200}``) get indices per column and
-    generalised indices per group: the variance-weighted average of the per-column
-    indices (Gamboa et al. 2014).
+    a few independent seeds and use their spread.
+
+    Vector outputs (``outputs={"V": 200}``) get indices per column and generalised
+    indices per group: the variance-weighted average of the per-column indices
+    (Gamboa et al. 2014).
 
     References
     ----------
