@@ -15,7 +15,7 @@ from uqkit.models._protocol import output_groups
 from uqkit.parameters import Parameters
 
 from ._bases import basis_for
-from ._design import ProductBasis
+from ._design import EvaluationPlan, ProductBasis
 
 __all__ = ["PolynomialChaos"]
 
@@ -81,6 +81,7 @@ class PolynomialChaos:
     info: Mapping[str, Any] = field(default_factory=dict)
     version: str = field(init=False)
     _basis: ProductBasis = field(init=False)
+    _plan: EvaluationPlan = field(init=False)
 
     vectorized: ClassVar[bool] = True
 
@@ -109,6 +110,7 @@ class PolynomialChaos:
         object.__setattr__(self, "version", digest[:16])
         object.__setattr__(self, "_basis",
                            ProductBasis(tuple(basis_for(d) for d in self.parameters.distributions)))
+        object.__setattr__(self, "_plan", EvaluationPlan(alphas))
 
     # -- Model protocol ------------------------------------------------------------
     @property
@@ -127,7 +129,7 @@ class PolynomialChaos:
         if isinstance(X, pd.DataFrame):
             X = X[list(self.inputs)].to_numpy(dtype=float)
         X = as_2d_float("PolynomialChaos", "X", X, len(self.inputs))
-        return self._basis.predict(X, self.multi_indices, self.coefficients)
+        return self._basis.predict(X, self.multi_indices, self.coefficients, self._plan)
 
     def predict(self, X: Any) -> np.ndarray:
         """Same as calling the expansion."""

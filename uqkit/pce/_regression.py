@@ -115,95 +115,95 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
     tiny = 1e-28 * float(yc @ yc)
 
     Q = np.empty((n, kmax), order="F")
-    R = np.zeros((kmax, kmax))
-    Rinv = np.zeros((kmax, kmax))
-    XtQ = np.empty((P, kmax), order="F")
+    Rinv = np.zeros((kmax, kmax), order="F")
+    XtQ = np.empty((P, kmax), order="F")  # Xn^T Q: Gram-Schmidt coefficients of every column
     available = S.usable.copy()
     mscaled = S.means / S.norms  # for tr((Psi^T Psi)^-1)
+    inv_norm2 = 1.0 / S.norms**2
     zs = np.zeros(kmax)  # coordinates of y on Q
     wvec = np.zeros(kmax)  # R^-T D^-1 m over the active set
     fro = 0.0  # ||D^-1 R^-1||_F^2
+    signs = np.zeros(kmax)  # LAR: signs of the active correlations (constant along the path)
+    tvec = np.zeros(kmax)  # LAR: R^-T signs, extended by one entry per step
+    order = np.zeros(kmax, dtype=np.int64)
     e = yc.copy()
     h = np.full(n, 1.0 / n)
     c = Xn.T @ yc  # LAR: correlations with the LAR residual; OMP: with the OLS residual
-    order: list[int] = []
     loo, loo_raw = [], []
     best, best_k = np.inf, 0
+    k = 0
     candidate = int(np.argmax(np.where(available, np.abs(c), -1.0)))
-    while len(order) < kmax:
-        k = len(order)
-        # ---- add the candidate column: Gram-Schmidt with one re-orthogonalisation
+    while k < kmax:
+        # ---- add the candidate column (classical Gram-Schmidt; XtQ already holds Q^T x,
+        # and a second pass is made only after cancellation: "twice is enough")
         x = Xn[:, candidate]
         if k:
-            Qa = Q[:, :k]
-            r = Qa.T @ x
-            xp = x - Qa @ r
-            r2 = Qa.T @ xp
-            xp -= Qa @ r2
-            r += r2
+            r = XtQ[candidate, :k].copy()
+            xp = x - Q[:, :k] @ r
+            rho = float(np.sqrt(xp @ xp))
+            if rho < 0.7:
+                r2 = Q[:, :k].T @ xp
+                xp -= Q[:, :k] @ r2
+                r += r2
+                rho = float(np.sqrt(xp @ xp))
         else:
             r = np.zeros(0)
             xp = x.copy()
-        rho = float(np.sqrt(xp @ xp))
+            rho = float(np.sqrt(xp @ xp))
         available[candidate] = False
         if rho > _DEPENDENT:
             q = xp / rho
             Q[:, k] = q
-            R[:k, k] = r
-            R[k, k] = rho
             v = np.empty(k + 1)
             v[:k] = -(Rinv[:k, :k] @ r) / rho
             v[k] = 1.0 / rho
             Rinv[: k + 1, k] = v
             XtQ[:, k] = Xn.T @ q
-            order.append(candidate)
-            idx = np.asarray(order)
+            order[k] = candidate
+            idx = order[: k + 1]
             wvec[k] = v @ mscaled[idx]
-            fro += float(np.sum(v**2 / S.norms[idx] ** 2))
+            fro += float(v**2 @ inv_norm2[idx])
+            signs[k] = 1.0 if c[candidate] >= 0 else -1.0
+            tvec[k] = v @ signs[: k + 1]
             z = float(q @ yc)
             zs[k] = z
             e -= z * q
             h += q * q
+            k += 1
             # ---- corrected leave-one-out error of the OLS fit on the active set
-            p_terms = k + 2
-            if np.any(h >= 1 - 1e-10):
+            if h.max() >= 1 - 1e-10:
                 err = np.inf
             else:
-                err = float(np.mean((e / (1 - h)) ** 2)) / var_y
-            trace = 1.0 / n + float(wvec[: k + 1] @ wvec[: k + 1]) + fro
+                loo_res = e / (1 - h)
+                err = float(loo_res @ loo_res) / n / var_y
+            trace = 1.0 / n + float(wvec[:k] @ wvec[:k]) + fro
             loo_raw.append(err)
-            loo.append(err * n / (n - p_terms) * (1 + trace))
+            loo.append(err * n / (n - k - 1) * (1 + trace))
             if loo[-1] < best:
-                best, best_k = loo[-1], k + 1
-            if float(e @ e) <= tiny or (k + 1) - best_k > patience:
+                best, best_k = loo[-1], k
+            if float(e @ e) <= tiny or k - best_k > patience:
                 break
             if mode == "omp":
-                c -= z * XtQ[:, k]
-        k = len(order)
+                c -= z * XtQ[:, k - 1]
         if not k:
             candidate = int(np.argmax(np.where(available, np.abs(c), -1.0)))
             if not available[candidate]:
                 break
             continue
-        inactive = available.copy()
-        if not inactive.any():
+        if not available.any():
             break
         if mode == "omp":
-            candidate = int(np.argmax(np.where(inactive, np.abs(c), -1.0)))
+            candidate = int(np.argmax(np.where(available, np.abs(c), -1.0)))
             continue
-        # ---- LAR: equiangular direction of the active set and step length
-        cA = c[np.asarray(order)]
-        s = np.sign(cA)
-        s[s == 0] = 1.0
-        t = solve_triangular(R[:k, :k], s, trans="T", lower=False, check_finite=False)
-        AA = 1.0 / float(np.sqrt(t @ t))
-        a = XtQ[:, :k] @ (t * AA)
-        C = float(np.mean(np.abs(cA)))
+        # ---- LAR: equiangular direction u = Q t / ||t|| and step length gamma
+        AA = 1.0 / float(np.sqrt(tvec[:k] @ tvec[:k]))
+        a = XtQ[:, :k] @ (tvec[:k] * AA)  # Xn^T u
+        C = float(np.mean(np.abs(c[order[:k]])))
         with np.errstate(divide="ignore", invalid="ignore"):
             g1 = (C - c) / (AA - a)
             g2 = (C + c) / (AA + a)
-        g1 = np.where(inactive & (g1 > 1e-12), g1, np.inf)
-        g2 = np.where(inactive & (g2 > 1e-12), g2, np.inf)
+        g1 = np.where(available & (g1 > 1e-12), g1, np.inf)
+        g2 = np.where(available & (g2 > 1e-12), g2, np.inf)
         g = np.minimum(g1, g2)
         candidate = int(np.argmin(g))
         gamma = float(g[candidate])
@@ -213,7 +213,7 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
     kb = best_k if best < loo0 else 0
     # OLS coefficients of the selected step from the factorisation (no refit needed):
     # normalised columns -> R^-1 Q^T y, then undo the centring and scaling
-    order_arr = np.asarray(order, dtype=np.int64)
+    order_arr = order[:k].copy()
     beta = Rinv[:kb, :kb] @ zs[:kb] / S.norms[order_arr[:kb]]
     coef = np.concatenate([[y.mean() - beta @ S.means[order_arr[:kb]]], beta])
     return PathResult(order_arr, np.asarray(loo), np.asarray(loo_raw), loo0, kb, coef)

@@ -38,8 +38,8 @@ def min_points(method: str, n_terms: int) -> int:
 
 
 def _fit_degree(basis: ProductBasis, Z: np.ndarray, alphas: np.ndarray, Y: np.ndarray,
-                method: str, values: list[np.ndarray]) -> list[OutputFit]:
-    Psi = basis.matrix(Z, alphas, values)
+                method: str) -> list[OutputFit]:
+    Psi = basis.matrix(Z, alphas)
     p = int(alphas.sum(axis=1).max()) if alphas.size else 0
     fits = []
     if method == "ols":
@@ -74,8 +74,7 @@ def fit_regression(basis: ProductBasis, X: np.ndarray, Y: np.ndarray, *, degree:
     info: dict = {"candidates": {}}
     if degree != "auto":
         alphas = multi_indices(d, int(degree), q_norm, max_interaction)
-        values = basis.univariate(Z, alphas.max(axis=0))
-        fits = _fit_degree(basis, Z, alphas, Y, method, values)
+        fits = _fit_degree(basis, Z, alphas, Y, method)
         for f in fits:
             f.history[int(degree)] = f.loo
             f.degree = int(degree)
@@ -84,8 +83,6 @@ def fit_regression(basis: ProductBasis, X: np.ndarray, Y: np.ndarray, *, degree:
     best: list[OutputFit | None] = [None] * m
     stale = np.zeros(m, dtype=int)
     history: list[dict[int, float]] = [{} for _ in range(m)]
-    values = basis.univariate(Z, np.full(d, 1))
-    top = 1
     for p in range(1, MAX_AUTO_DEGREE + 1):
         try:
             alphas = multi_indices(d, p, q_norm, max_interaction)
@@ -96,11 +93,8 @@ def fit_regression(basis: ProductBasis, X: np.ndarray, Y: np.ndarray, *, degree:
             break
         if p > 1 and (P > AUTO_MAX_CANDIDATES or n * P > AUTO_MAX_ENTRIES):
             break
-        if p > top:
-            values = basis.univariate(Z, np.full(d, p))
-            top = p
         info["candidates"][p] = P
-        fits = _fit_degree(basis, Z, alphas, Y, method, values)
+        fits = _fit_degree(basis, Z, alphas, Y, method)
         for j, f in enumerate(fits):
             if stale[j] >= PATIENCE_DEGREES:
                 continue
