@@ -142,7 +142,7 @@ class Basis1D:
         if dist.kind == "triangular":
             # piecewise-linear density: Gauss-Legendre on each side of the mode is exact
             pieces = [(lo, dist.params["mode"]), (dist.params["mode"], hi)]
-            t, w = np.polynomial.legendre.leggauss(_NUMERIC_NODES // 2)
+            t, w = special.roots_legendre(_NUMERIC_NODES // 2)
             t, w = 0.5 * (t + 1), 0.5 * w
             t_hi = 1 - t
         else:
