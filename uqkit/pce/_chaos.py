@@ -152,6 +152,10 @@ class PolynomialChaos:
         """Standard deviation of each output."""
         return np.sqrt(self.variance).rename("std")
 
+    def basis_labels(self) -> dict[str, str]:
+        """Polynomial family (and isoprobabilistic map) of each input, e.g. ``"Hermite(log)"``."""
+        return {n: b.label for n, b in zip(self.inputs, self._basis.bases, strict=True)}
+
     @property
     def n_terms(self) -> int:
         """Number of terms in the (union) basis."""
