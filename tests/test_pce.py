@@ -327,3 +327,31 @@ def test_repr_html_dataframe_and_plot():
     plt.close("all")
     with pytest.raises(uqkit.InvalidParameterError):
         pce.plot("nope")
+
+
+# ---------------------------------------------------------------- runner and store
+def _fails(X):
+    return (X[:, 0] * 1e4) % 10 < 1
+
+
+def test_design_goes_through_the_runner_and_its_store(tmp_path):
+    _, params, _ = uqkit.examples.ishigami()
+    calls = []
+
+    def f(X):
+        calls.append(X.shape[0])
+        y = np.sin(X[:, 0]) + 7 * np.sin(X[:, 1]) ** 2
+        y[_fails(X)] = np.nan  # the simulator "fails" on ~10 % of the inputs
+        return y
+
+    model = uqkit.as_model(f, inputs=params.names, vectorized=True, name="flaky", version="1")
+    runner = uqkit.Runner(store=tmp_path / "s.db", on_failure="skip", progress=False)
+    with runner:
+        first = uqkit.fit_pce(model, params, n=128, rng=11, runner=runner)
+    n_calls = sum(calls)
+    assert first.n_evaluations == 128
+    assert first.n_failed == int(np.sum(_fails(params.sample(128, rng=11)))) > 0
+    with uqkit.Runner(store=tmp_path / "s.db", on_failure="skip", progress=False) as again:
+        second = uqkit.fit_pce(model, params, n=128, rng=11, runner=again)
+    assert sum(calls) == n_calls  # same rng, same design: every row from the store
+    np.testing.assert_array_equal(second.coefficients, first.coefficients)

@@ -133,6 +133,8 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
             fail(_FUNC, "degree", f"small enough for a basis of at most {MAX_CANDIDATES} terms",
                  degree, "Lower it, or use q_norm < 1 or max_interaction.")
     sampling = check_choice(_FUNC, "sampling", sampling, _SAMPLING)
+    if runner is not None and not callable(getattr(runner, "evaluate", None)):
+        fail(_FUNC, "runner", "a uqkit.Runner (or None)", type(runner).__name__)
     rng = normalize_rng(rng)
     basis = ProductBasis(tuple(basis_for(dist) for dist in parameters.distributions))
 
@@ -204,20 +206,20 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
 
 # -- evaluation: the one place where the design meets the model ------------------------------
 def _evaluate(model: Any, X: np.ndarray, runner: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Evaluate ``model`` on ``X``: outputs ``(n, m)`` and the rows that succeeded.
+    """Evaluate ``model`` on ``X`` through the runner: outputs ``(n, m)`` and rows that succeeded.
 
-    Until the Runner lands this calls the model directly (one line to switch).
+    Every evaluation goes through :meth:`uqkit.Runner.evaluate`, so a runner with a
+    store caches the design (a rerun with the same ``rng`` makes no model calls) and
+    its failure policy applies (``"skip"`` / ``"nan"`` rows are dropped and counted).
     """
-    del runner
-    Y = np.asarray(model(X), dtype=float)
-    m = len(model.outputs)
-    if Y.ndim == 1 and m == 1:
-        Y = Y[:, None]
-    if Y.shape != (X.shape[0], m):
-        raise ModelEvaluationError(
-            f"The model returned shape {Y.shape}; expected ({X.shape[0]}, {m}).",
-            kind="shape_mismatch")
-    return Y, np.all(np.isfinite(Y), axis=1)
+    if runner is None:
+        from uqkit.runner import Runner
+
+        with Runner() as own:
+            ev = own.evaluate(model, X)
+    else:
+        ev = runner.evaluate(model, X)
+    return np.asarray(ev.Y, dtype=float), np.asarray(ev.ok, dtype=bool)
 
 
 # -- validation helpers ---------------------------------------------------------------------------
