@@ -15,6 +15,7 @@ from uqkit.models._protocol import output_groups
 from uqkit.parameters import Parameters
 
 from ._bases import basis_for
+from ._blas import single_threaded_blas
 from ._design import EvaluationPlan, ProductBasis
 
 __all__ = ["PolynomialChaos"]
@@ -82,6 +83,7 @@ class PolynomialChaos:
     version: str = field(init=False)
     _basis: ProductBasis = field(init=False)
     _plan: EvaluationPlan = field(init=False)
+    _labels: tuple[pd.Index, pd.Index] = field(init=False)  # inputs, outputs (built once)
 
     vectorized: ClassVar[bool] = True
 
@@ -111,6 +113,8 @@ class PolynomialChaos:
         object.__setattr__(self, "_basis",
                            ProductBasis(tuple(basis_for(d) for d in self.parameters.distributions)))
         object.__setattr__(self, "_plan", EvaluationPlan(alphas))
+        object.__setattr__(self, "_labels", (pd.Index(list(self.parameters.names)),
+                                             pd.Index(list(self.outputs))))
 
     # -- Model protocol ------------------------------------------------------------
     @property
@@ -129,7 +133,8 @@ class PolynomialChaos:
         if isinstance(X, pd.DataFrame):
             X = X[list(self.inputs)].to_numpy(dtype=float)
         X = as_2d_float("PolynomialChaos", "X", X, len(self.inputs))
-        return self._basis.predict(X, self.multi_indices, self.coefficients, self._plan)
+        with single_threaded_blas():
+            return self._basis.predict(X, self.multi_indices, self.coefficients, self._plan)
 
     def predict(self, X: Any) -> np.ndarray:
         """Same as calling the expansion."""
@@ -139,13 +144,13 @@ class PolynomialChaos:
     @property
     def mean(self) -> pd.Series:
         """Mean of each output (the coefficient of the constant term)."""
-        return pd.Series(self.coefficients[0], index=list(self.outputs), name="mean")
+        return pd.Series(self.coefficients[0], index=self._labels[1], name="mean", copy=True)
 
     @property
     def variance(self) -> pd.Series:
         """Variance of each output: the sum of the squared non-constant coefficients."""
         var = np.einsum("ij,ij->j", self.coefficients[1:], self.coefficients[1:])
-        return pd.Series(var, index=list(self.outputs), name="variance")
+        return pd.Series(var, index=self._labels[1], name="variance")
 
     @property
     def std(self) -> pd.Series:
@@ -222,12 +227,11 @@ class PolynomialChaos:
         from uqkit.sensitivity._results import SobolResult
 
         first, total, second, var = self._sobol_arrays(bool(second_order))
-        names, outs = list(self.inputs), list(self.outputs)
+        names, outs = self._labels
         sec_df = None
         if second is not None:
             i_idx, j_idx = np.triu_indices(len(names), 1)
-            index = pd.MultiIndex.from_arrays([[names[i] for i in i_idx],
-                                               [names[j] for j in j_idx]])
+            index = pd.MultiIndex.from_arrays([names[i_idx], names[j_idx]])
             sec_df = pd.DataFrame(second, index=index, columns=outs)
         agg_first = agg_total = None
         groups = output_groups(self.outputs)
@@ -242,14 +246,15 @@ class PolynomialChaos:
             second=sec_df,
             aggregated_first=agg_first,
             aggregated_total=agg_total,
-            mean=self.mean,
-            variance=self.variance,
+            mean=pd.Series(self.coefficients[0], index=outs, name="mean", copy=True),
+            variance=pd.Series(var, index=outs, name="variance"),
             n_evaluations=self.n_evaluations,
             n_failed=self.n_failed,
             n_samples=None if self.X is None else int(self.X.shape[0]),
             method="pce",
             info={"pce_method": self.method, "n_terms": self.n_terms,
-                  "loo_error": self.loo_error.to_dict()},
+                  "loo_error": dict(zip(outs, self.loo_error.to_numpy().tolist(),
+                                        strict=True))},
         )
 
     # -- diagnostics -----------------------------------------------------------------------

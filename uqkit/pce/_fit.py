@@ -14,6 +14,7 @@ from uqkit.models._protocol import check_model
 from uqkit.parameters import Parameters
 
 from ._bases import basis_for
+from ._blas import single_threaded_blas
 from ._chaos import PolynomialChaos
 from ._design import ProductBasis
 from ._quadrature import fit_quadrature, sparse_grid
@@ -188,8 +189,9 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
         raise ModelEvaluationError(
             f"fit_pce needs at least {need} successful evaluations for method={method!r} "
             f"and degree={degree!r}; only {Xd.shape[0]} of {n_eval} succeeded.")
-    fits, info = fit_regression(basis, Xd, Yd, degree=degree, q_norm=q_norm,
-                                max_interaction=max_interaction, method=method)
+    with single_threaded_blas():
+        fits, info = fit_regression(basis, Xd, Yd, degree=degree, q_norm=q_norm,
+                                    max_interaction=max_interaction, method=method)
     alphas, coef = union(fits, d)
     outs = list(outputs)
     info.update(q_norm=q_norm, max_interaction=max_interaction, sampling=sampling,
