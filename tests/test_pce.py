@@ -355,3 +355,20 @@ def test_design_goes_through_the_runner_and_its_store(tmp_path):
         second = uqkit.fit_pce(model, params, n=128, rng=11, runner=again)
     assert sum(calls) == n_calls  # same rng, same design: every row from the store
     np.testing.assert_array_equal(second.coefficients, first.coefficients)
+
+
+def test_model_with_a_given_design_and_quadrature_grid_choice():
+    model, params, _ = uqkit.examples.ishigami()
+    X = params.sample(150, method="lhs", rng=3)
+    pce = uqkit.fit_pce(model, params, X=X, degree=8)
+    np.testing.assert_array_equal(pce.X, X)
+    assert int(pce.degree["y"]) == 8 and pce.multi_indices.sum(axis=1).max() <= 8
+    two = uqkit.Parameters(a=uqkit.Uniform(0, 1), b=uqkit.Normal(0, 1))
+    sq = uqkit.as_model(lambda X: X[:, 0] ** 2 * X[:, 1], inputs=("a", "b"), vectorized=True,
+                        name="sq")
+    q = uqkit.fit_pce(sq, two, degree=3, method="quadrature")
+    assert q.method == "quadrature_tensor" and q.n_evaluations == 16
+    # E[a^2 b] = 0 and Var = E[a^4] E[b^2] = 1/5 for a ~ U(0, 1), b ~ N(0, 1)
+    assert abs(q.mean["y"]) < 1e-14 and math.isclose(q.variance["y"], 0.2, rel_tol=1e-12)
+    with pytest.raises(uqkit.InvalidParameterError, match="'runner'"):
+        uqkit.fit_pce(model, params, n=32, runner="local")
