@@ -180,7 +180,9 @@ class PolynomialChaos:
         c2 = self.coefficients**2
         c2[0] = 0.0
         var = c2.sum(axis=0)
-        inv = np.divide(1.0, var, out=np.full_like(var, np.nan), where=var > 0)
+        # a variance at rounding level of the mean (constant output) has no indices
+        floor = (1e-13 * np.abs(self.coefficients[0])) ** 2
+        inv = np.divide(1.0, var, out=np.full_like(var, np.nan), where=var > floor)
         order = active.sum(axis=1)
         single = (active & (order == 1)[:, None]).T.astype(float)
         first = (single @ c2) * inv

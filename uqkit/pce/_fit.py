@@ -297,8 +297,9 @@ def _check_enough(method, degree, d, q_norm, max_interaction, n, arg) -> None:
         what = (f"for method='ols' with degree={degree!r} ({need - 1} basis terms)"
                 if method == "ols" else f"for method={method!r}")
         got = n if arg == "n" else f"{n} rows"
-        fail(_FUNC, arg, f"at least {need} points {what}", got,
-             "Use more points, a lower degree, q_norm < 1, or method='lars' (sparse).")
+        remedy = ("Use more points, a lower degree, q_norm < 1, or method='lars' (sparse)."
+                  if method == "ols" else "Use more points.")
+        fail(_FUNC, arg, f"at least {need} points {what}", got, remedy)
 
 
 def _fit_quadrature(model, parameters, basis, n, degree, grid, q_norm, max_interaction,
