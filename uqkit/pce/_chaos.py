@@ -71,7 +71,7 @@ class PolynomialChaos:
     outputs: tuple[str, ...]
     multi_indices: np.ndarray
     coefficients: np.ndarray
-    loo_error: pd.Series
+    loo_error: pd.Series | None = None
     n_evaluations: int = 0
     n_failed: int = 0
     method: str = "lars"
@@ -107,6 +107,14 @@ class PolynomialChaos:
         object.__setattr__(self, "multi_indices", alphas)
         object.__setattr__(self, "coefficients", coef)
         object.__setattr__(self, "outputs", tuple(self.outputs))
+        outs = list(self.outputs)
+        if self.loo_error is None:
+            object.__setattr__(self, "loo_error",
+                               pd.Series(np.nan, index=outs, name="loo_error"))
+        if self.degree is None:
+            deg = [int(alphas[coef[:, j] != 0].sum(axis=1).max(initial=0))
+                   for j in range(coef.shape[1])]
+            object.__setattr__(self, "degree", pd.Series(deg, index=outs, name="degree"))
         digest = hashlib.sha256(alphas.tobytes() + coef.tobytes()
                                 + repr(self.parameters.to_dict()).encode()).hexdigest()
         object.__setattr__(self, "version", digest[:16])
