@@ -17,7 +17,7 @@ from ._bases import basis_for
 from ._blas import single_threaded_blas
 from ._chaos import PolynomialChaos
 from ._design import ProductBasis
-from ._quadrature import fit_quadrature, sparse_grid
+from ._quadrature import fit_quadrature, node_bound, sparse_grid
 from ._select import fit_regression, min_points, union
 from ._truncation import MAX_CANDIDATES, count_multi_indices
 
@@ -312,8 +312,8 @@ def _fit_quadrature(model, parameters, basis, n, degree, grid, q_norm, max_inter
         n = check_int(_FUNC, "n", n, minimum=1)
         degree = 0
         for p in range(1, 60):
-            if grid == "tensor" and (p + 1) ** d > n:
-                break
+            if node_bound(d, p, grid, q_norm, max_interaction) > 4 * n:
+                break  # non-nested Gauss grids share few nodes: this level cannot fit
             count = sparse_grid(basis, p, grid, q_norm, max_interaction)[0].shape[0]
             if count > n:
                 break
