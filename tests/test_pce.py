@@ -387,3 +387,13 @@ def test_hand_built_expansion_runs_through_the_runner():
     assert s.first.loc["x2", "y"] == 1.0 and s.total.loc["x1", "y"] == 0.0
     with pytest.raises(uqkit.InvalidParameterError, match="zero index"):
         uqkit.PolynomialChaos(params, ("y",), [[0, 1]], [[3.0]])
+
+
+def test_parameters_in_another_order_than_the_model_inputs():
+    model, params, _ = uqkit.examples.borehole()
+    shuffled = params.subset(list(params.names)[::-1])
+    pce = uqkit.fit_pce(model, shuffled, n=120, rng=0)
+    assert pce.inputs == model.inputs
+    ref = uqkit.fit_pce(model, params, n=120, rng=0)
+    X = params.sample(50, rng=3)
+    np.testing.assert_allclose(pce(X), ref(X), rtol=1e-6)

@@ -137,8 +137,6 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
     if runner is not None and not callable(getattr(runner, "evaluate", None)):
         fail(_FUNC, "runner", "a uqkit.Runner (or None)", type(runner).__name__)
     rng = normalize_rng(rng)
-    basis = ProductBasis(tuple(basis_for(dist) for dist in parameters.distributions))
-
     if model is not None:
         check_model(model, _FUNC)
         parameters = _match_inputs(model, parameters)
@@ -148,6 +146,7 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
             fail(_FUNC, "Y", "None when a model is given (uqkit evaluates the model)", "an array")
     elif method.startswith("quadrature"):
         fail(_FUNC, "model", "a model for quadrature (it evaluates its own grid)", None)
+    basis = ProductBasis(tuple(basis_for(dist) for dist in parameters.distributions))
 
     if method.startswith("quadrature"):
         if X is not None:
