@@ -88,6 +88,10 @@ class PolynomialChaos:
     vectorized: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.parameters, Parameters):
+            object.__setattr__(self, "parameters", Parameters(self.parameters))
+        if isinstance(self.outputs, str):
+            object.__setattr__(self, "outputs", (self.outputs,))
         alphas = np.ascontiguousarray(self.multi_indices, dtype=np.int64)
         coef = np.ascontiguousarray(self.coefficients, dtype=float)
         if coef.ndim == 1:
@@ -96,6 +100,8 @@ class PolynomialChaos:
             fail("PolynomialChaos", "multi_indices",
                  f"an integer array of shape (n_terms, {len(self.parameters)}) matching the "
                  f"coefficients", f"shape {alphas.shape}")
+        if np.any(alphas < 0):
+            fail("PolynomialChaos", "multi_indices", "non-negative degrees", int(alphas.min()))
         if alphas.shape[0] == 0 or alphas[0].any():
             fail("PolynomialChaos", "multi_indices", "a set whose first row is the zero index",
                  alphas[:1].tolist())
@@ -104,6 +110,9 @@ class PolynomialChaos:
                  "output)", f"shape {coef.shape}")
         alphas.setflags(write=False)
         coef.setflags(write=False)
+        for arr in (self.X, self.Y):
+            if isinstance(arr, np.ndarray) and arr.flags.owndata:
+                arr.setflags(write=False)
         object.__setattr__(self, "multi_indices", alphas)
         object.__setattr__(self, "coefficients", coef)
         object.__setattr__(self, "outputs", tuple(self.outputs))
