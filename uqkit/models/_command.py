@@ -373,12 +373,19 @@ class CommandModel:
             raise EvaluationFailure(
                 "timeout", f"{self.name} timed out after {self.timeout:g} s (process group "
                 f"stopped with {how})", retryable=True, signal=result.signal, **details)
+        cap = (self.limits or {}).get("output")
+        if cap is not None and result.returncode >= 0 and any(
+                (wd / f).stat().st_size >= cap for f in _RESERVED):
+            # programs that ignore SIGXFSZ (Python does) see EFBIG instead of dying
+            raise EvaluationFailure(
+                "output_limit", f"{self.name} reached the output size limit of {cap} bytes "
+                "(limits['output'])", retryable=False, signal=None, **details)
         if result.returncode < 0:
             sig = -result.returncode
             sname = _signal_name(sig)
             extra = " (output size limit exceeded)" if sig == _signal.SIGXFSZ else ""
             raise EvaluationFailure(
-                "signal", f"{self.name} was killed by signal {sig} ({sname}){extra}"
+                "output_limit" if sig == _signal.SIGXFSZ else "signal", f"{self.name} was killed by signal {sig} ({sname}){extra}"
                 + (f": {last}" if last else ""),
                 retryable=sig in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGHUP,
                                   _signal.SIGINT),
