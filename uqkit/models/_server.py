@@ -212,6 +212,11 @@ class UMBridgeServer:
         self._thread.start()
         return self
 
+    def wait(self) -> None:
+        """Block until the server is closed (KeyboardInterrupt propagates)."""
+        if self._thread is not None:
+            self._thread.join()
+
     def close(self) -> None:
         """Stop serving and close the listening socket."""
         if self._thread is not None:
