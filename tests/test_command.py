@@ -421,3 +421,17 @@ def test_invalid_options_rejected():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         uqkit.CommandModel([sys.executable], **kw)
+
+
+def test_relative_script_path_warns_and_is_not_rewritten(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sim.py").write_text("print(1.0)")
+    (tmp_path / "out.json").write_text("{}")  # a stray file named like an output
+    with pytest.warns(uqkit.UQKitWarning, match="absolute path"):
+        model = uqkit.CommandModel([sys.executable, "sim.py", "{{ a }}"], inputs=["a"],
+                                   outputs=["y"], parse=parsers.numbers("stdout.txt"))
+    assert model.command[1] == "sim.py"
+    model = uqkit.CommandModel([sys.executable, "sim.py", "{{ a }}"], inputs=["a"],
+                               outputs=["y"], parse=parsers.numbers("stdout.txt"),
+                               copy_files=["sim.py"], workdir=tmp_path / "s")
+    assert model([[2.0]])[0, 0] == 1.0

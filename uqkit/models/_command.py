@@ -98,8 +98,10 @@ class CommandModel:
         The argv list (never a shell string). ``{{ name }}`` in an element is
         replaced by the input's value; the element stays one argument whatever
         it contains. The executable is looked up on ``PATH`` once, at
-        construction; other elements naming existing files (scripts) are made
-        absolute and hashed into the identity.
+        construction; other elements that are absolute paths of existing files
+        (scripts) are hashed into the identity. The command runs in the work
+        directory, so give scripts by absolute path (a relative path to a file
+        of the current directory warns).
     inputs : sequence of str
         Input names (``^[A-Za-z_][A-Za-z0-9_]*$``).
     outputs : sequence of str or mapping of str to int
@@ -247,15 +249,17 @@ class CommandModel:
         hashes[str(exe)] = _sha256_file(exe)
         argv = [str(exe)]
         script = None
+        stray = []
         for arg in command[1:]:
-            p = Path(arg) if "{{" not in arg and arg and not arg.startswith("-") else None
-            if p is not None and len(arg) < 4096 and _is_small_file(root / p):
-                full = str((root / p).absolute())
-                hashes[full] = _sha256_file(Path(full))
-                script = script or Path(full).name
-                argv.append(full)
-            else:
-                argv.append(arg)
+            argv.append(arg)
+            if "{{" in arg or not arg or arg.startswith("-") or len(arg) > 4096:
+                continue
+            p = Path(arg)
+            if p.is_absolute() and _is_small_file(p):
+                hashes[arg] = _sha256_file(p)  # a script: part of the simulator's identity
+                script = script or p.name
+            elif not p.is_absolute() and _is_small_file(root / p):
+                stray.append(arg)
         self.command = tuple(argv)
         self._argv = tuple(Template(a, f"argv[{i}]") for i, a in enumerate(argv))
 
@@ -284,6 +288,14 @@ class CommandModel:
 
         self.copy_files = _resolve_support("copy_files", copy_files, root)
         self.link_files = _resolve_support("link_files", link_files, root)
+        provided = set(self.files) | set(self.copy_files) | set(self.link_files)
+        stray = [a for a in stray if a not in provided]
+        if stray:
+            warnings.warn(
+                f"CommandModel argument {stray[0]!r} names a file in the current directory, "
+                "but the command runs in a fresh work directory where it does not exist; give "
+                "its absolute path (then its content is hashed into the model identity) or "
+                "list it in copy_files.", UQKitWarning, stacklevel=2)
         clash = set(self.files) & (set(self.copy_files) | set(self.link_files))
         if clash:
             fail(_FUNC, "files", "names distinct from copy_files/link_files", sorted(clash))
