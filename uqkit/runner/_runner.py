@@ -441,7 +441,9 @@ class _Job:
 
     def _run_pool(self, queue: deque, backend) -> None:
         payload = self._payload()
-        limit = max(2, 2 * backend.n_workers)
+        # at most one task per worker is submitted and not yet committed: a killed driver
+        # then loses at most `n_workers` evaluations (RELIABILITY A1)
+        limit = backend.n_workers
         heartbeat = 5.0
         last_beat = time.monotonic()
         while queue or self.in_flight:
@@ -580,7 +582,8 @@ class _Job:
             queue.appendleft(_Task(rows[half:], task.attempt))
             queue.appendleft(_Task(rows[:half], task.attempt))
             return
-        final = not (retryable and task.attempt <= runner.retries)
+        final = not (retryable and task.attempt <= runner.retries) or \
+            self.stop_error is not None
         if self.store is not None:
             self.store.put_failure(
                 self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]],
@@ -589,8 +592,10 @@ class _Job:
                 duration=duration, host=host, pid=pid,
                 attempts=self.uattempts[rows].tolist())
         if not final:
+            # retry this input next (after the backoff), before moving on: a dead model
+            # then trips the circuit breaker after K inputs, not after the whole design
             delay = runner.retry_backoff * 2 ** (task.attempt - 1)
-            queue.append(_Task(rows, task.attempt + 1, time.monotonic() + delay))
+            queue.appendleft(_Task(rows, task.attempt + 1, time.monotonic() + delay))
             return
         text = f"{kind}: {etype}: {message}"
         tail = (details or {}).get("stderr_tail")
@@ -608,7 +613,7 @@ class _Job:
                    f"{self.row_inputs(u)}) after {task.attempt} attempt(s): {text}")
             if tail:
                 msg += f"\nstderr tail:\n{str(tail)[-2000:]}"
-            if tb and self.store is None:
+            if tb and self.store is None and kind == "exception":
                 msg += f"\n{tb}"
             self.stop_error = ModelEvaluationError(
                 msg + where, row=int(self.uniq[u]), inputs=self.row_inputs(u), kind=kind,

@@ -171,6 +171,14 @@ class Store:
             raise self._corrupted(exc) from exc
         self._conn = conn
         try:
+            # read the schema before changing anything: a foreign or damaged file is
+            # refused untouched (setting WAL mode would rewrite its header)
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            version = self._schema_version()
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The store {str(path)!r} was written by a newer uqkit (schema "
+                    f"{version} > {SCHEMA_VERSION}); upgrade uqkit to open it.")
             fstype = _filesystem_type(path)
             if fstype in _NETWORK_FS:
                 warnings.warn(
@@ -182,22 +190,17 @@ class Store:
             else:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            with self._transaction():
-                version = self._schema_version()
-                if version is None:
-                    # statement by statement: executescript() would commit our transaction
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                                 (str(SCHEMA_VERSION),))
-                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)",
-                                 (repr(time.time()),))
-                elif version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"The store {str(path)!r} was written by a newer uqkit (schema "
-                        f"{version} > {SCHEMA_VERSION}); upgrade uqkit to open it.")
+            if version is None:
+                with self._transaction():
+                    if self._schema_version() is None:  # not created meanwhile by another
+                        # statement by statement: executescript() would commit our transaction
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                                     (str(SCHEMA_VERSION),))
+                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)",
+                                     (repr(time.time()),))
         except sqlite3.OperationalError as exc:
             self.close()
             if "locked" in str(exc) or "busy" in str(exc):
@@ -257,14 +260,26 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self, immediate: bool = True):
         conn = self._conn if self._conn is not None else self.conn
-        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
-            yield conn
-            _before_commit_hook()
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield conn
+                _before_commit_hook()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise StoreError(
+                    f"The store {str(self.path)!r} stayed locked by another process for "
+                    f"{self.timeout:g} s. It is not corrupted; retry, or raise timeout=.") from exc
+            if "full" in text:
+                raise StoreError(
+                    f"The disk holding the store {str(self.path)!r} is full ({text}); stored "
+                    "results are safe. Free space and rerun to resume.") from exc
             raise
 
     def close(self) -> None:
