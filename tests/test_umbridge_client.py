@@ -117,7 +117,7 @@ def test_batch_threads_return_to_baseline(reference_server):
     model = uqkit.UMBridgeModel(reference_server, max_concurrency=4)
     before = threading.active_count()
     model(np.ones((16, 3)))
-    assert threading.active_count() == before
+    assert threading.active_count() <= before
 
 
 # ---------------------------------------------------------------- faults (H1-H5, C5)
@@ -158,7 +158,7 @@ def test_h3_read_timeout_fires_without_leaks(faults):
     assert exc.kind == "timeout" and time.monotonic() - t0 < 3
     assert model([[0.0, 1.5]])[0, 0] == 1.5  # the client still works
     model.close()
-    assert threading.active_count() == threads
+    assert threading.active_count() <= threads  # none leaked (others may have ended)
     assert len(os.listdir("/proc/self/fd")) <= fds
 
 
