@@ -100,14 +100,14 @@ def part_overhead(a, tmp: Path, rows: list):
                                    workdir=tmp / "study")
         assert model(X[1:2])[0, 0] == sum(xs[1])
 
-        def bare_run():
+        def bare_run(bare=bare):
             with tempfile.TemporaryDirectory(dir=tmp) as wd:
                 bare(wd)
 
-        def direct():
+        def direct(model=model):
             model(X)
 
-        def runner_store():
+        def runner_store(model=model):
             with tempfile.TemporaryDirectory(dir=tmp) as d, \
                     uqkit.Runner(store=Path(d) / "s.sqlite", progress=False) as r:
                 r.evaluate(model, X)

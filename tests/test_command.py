@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pickle
 import shutil
 import stat
@@ -228,7 +227,7 @@ def test_cleanup_never_follows_symlinks_out(tmp_path, monkeypatch):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "data.txt").write_text("keep me")
-    code = ("import os; os.symlink(%r, 'escape'); print(1.0)" % str(precious))
+    code = f"import os; os.symlink({str(precious)!r}, 'escape'); print(1.0)"
     model = uqkit.CommandModel([sys.executable, "-c", code + "#{{a}}"], inputs=["a"],
                                outputs=["y"], parse=parsers.numbers("stdout.txt"),
                                workdir=tmp_path / "s")
@@ -315,7 +314,7 @@ def test_keep_none_removes_failed_directories(tmp_path):
 
 def test_failure_pickles_with_details(tmp_path):
     exc = failure(sim_model(tmp_path), [1.0, 2.0, 1])
-    back = pickle.loads(pickle.dumps(exc))
+    back = pickle.loads(pickle.dumps(exc))  # noqa: TID251 (our own objects, not stored data)
     assert back.kind == "nonzero_exit" and back.details["returncode"] == 3
 
 
@@ -345,7 +344,7 @@ def test_identity_tracks_executable_templates_and_command(tmp_path):
 def test_picklable_for_process_pools(tmp_path):
     model = sim_model(tmp_path)
     for dumps in (pickle.dumps, cloudpickle.dumps):
-        clone = pickle.loads(dumps(model))
+        clone = pickle.loads(dumps(model))  # noqa: TID251 (our own objects, not stored data)
         np.testing.assert_array_equal(clone([[1.0, 2.0, 0]]), [[3.0, 2.0]])
         assert clone.identity == model.identity
 

@@ -107,7 +107,7 @@ def test_through_runner_with_store_and_pickling(reference_server, tmp_path):
         ev = runner.evaluate(model, X)
         assert ev.n_new == 20 and ev.ok.all()
         assert runner.evaluate(model, X).n_new == 0
-    clone = pickle.loads(pickle.dumps(model))
+    clone = pickle.loads(pickle.dumps(model))  # noqa: TID251 (our own objects, not stored data)
     np.testing.assert_array_equal(clone(X[:3]), ev.Y[:3])
     with uqkit.Runner(executor=2) as runner:
         np.testing.assert_array_equal(runner.evaluate(model, X).Y, ev.Y)
@@ -207,3 +207,41 @@ def test_h6_server_restart_mid_study():
         timer.join()
         for s in restarted:
             s.close()
+
+
+# ---------------------------------------------------------------- security 7: TLS, timeouts
+def test_https_verifies_certificates_by_default(tmp_path):
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not available to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = umbridge_fault_server.start()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    url = server.url.replace("http://", "https://")
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(uqkit.InvalidParameterError, match="CERTIFICATE_VERIFY_FAILED"):
+            uqkit.UMBridgeModel(url, retries=3, backoff=0.5)
+        assert time.monotonic() - t0 < 1.5  # not retried: a bad certificate does not heal
+        trusted = ssl.create_default_context(cafile=str(cert))
+        model = uqkit.UMBridgeModel(url, ssl_context=trusted)
+        assert model([[0.25, 0.5]])[0, 0] == 0.75
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_every_request_has_a_timeout():
+    import inspect
+
+    default = inspect.signature(uqkit.UMBridgeModel).parameters["timeout"].default
+    assert all(0 < t < float("inf") for t in default)
+    with pytest.raises(uqkit.InvalidParameterError):
+        uqkit.UMBridgeModel("http://127.0.0.1:1", timeout=None)

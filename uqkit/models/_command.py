@@ -397,7 +397,8 @@ class CommandModel:
             sname = _signal_name(sig)
             extra = " (output size limit exceeded)" if sig == _signal.SIGXFSZ else ""
             raise EvaluationFailure(
-                "output_limit" if sig == _signal.SIGXFSZ else "signal", f"{self.name} was killed by signal {sig} ({sname}){extra}"
+                "output_limit" if sig == _signal.SIGXFSZ else "signal",
+                f"{self.name} was killed by signal {sig} ({sname}){extra}"
                 + (f": {last}" if last else ""),
                 retryable=sig in (_signal.SIGKILL, _signal.SIGTERM, _signal.SIGHUP,
                                   _signal.SIGINT),

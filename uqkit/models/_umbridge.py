@@ -68,6 +68,10 @@ class UMBridgeModel:
         Rows of a batch sent at the same time (default 8).
     token : str, optional
         Bearer token sent in the ``Authorization`` header (see :func:`uqkit.serve`).
+    ssl_context : ssl.SSLContext, optional
+        For ``https://`` URLs (default: ``ssl.create_default_context()``, which
+        verifies the certificate and host name). Pass a context that trusts
+        your own certificate authority rather than disabling verification.
 
     Raises
     ------
@@ -99,7 +103,7 @@ class UMBridgeModel:
                  config: Mapping[str, Any] | None = None,
                  timeout: float | tuple[float, float] = (10.0, 3600.0), retries: int = 3,
                  backoff: float = 0.2, max_concurrency: int = 8,
-                 token: str | None = None) -> None:
+                 token: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         if not isinstance(url, str):
             fail(_FUNC, "url", "an http:// or https:// URL", url)
         parts = urlsplit(url)
@@ -121,6 +125,9 @@ class UMBridgeModel:
         if config is not None and not isinstance(config, Mapping):
             fail(_FUNC, "config", "a mapping (the UM-Bridge config object)", config)
         self.config = dict(config or {})
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            fail(_FUNC, "ssl_context", "an ssl.SSLContext", type(ssl_context).__name__)
+        self._ssl_context = ssl_context
         self.url = url.rstrip("/")
         self.model_name = name
         self._token = token
@@ -165,6 +172,9 @@ class UMBridgeModel:
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
+        if self._ssl_context is not None:
+            raise TypeError("an UMBridgeModel with a custom ssl_context cannot be pickled; "
+                            "evaluate it with a thread executor or in process")
         return {k: v for k, v in self.__dict__.items() if k not in ("_pool", "_lock")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -194,7 +204,7 @@ class UMBridgeModel:
         if self._scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 self._host, self._port, timeout=self.connect_timeout,
-                context=ssl.create_default_context())
+                context=self._ssl_context or ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(self._host, self._port,
                                               timeout=self.connect_timeout)
@@ -268,6 +278,10 @@ class UMBridgeModel:
                 raise EvaluationFailure(
                     "timeout", f"{self.url}{path}: no answer within {self.read_timeout:g} s "
                     f"({exc or 'read timeout'})", retryable=True, url=self.url) from None
+            except ssl.SSLError as exc:  # certificate problems do not heal with retries
+                raise EvaluationFailure(
+                    "connection_error", f"{self.url}{path}: TLS error: {exc}", retryable=False,
+                    url=self.url) from None
             except _HTTPError as exc:
                 err = _json_error(exc.body)
                 if err is not None or exc.status < 500 or attempt >= self.retries:
