@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import shutil
 import stat
@@ -434,3 +435,22 @@ def test_relative_script_path_warns_and_is_not_rewritten(tmp_path, monkeypatch):
                                outputs=["y"], parse=parsers.numbers("stdout.txt"),
                                copy_files=["sim.py"], workdir=tmp_path / "s")
     assert model([[2.0]])[0, 0] == 1.0
+
+
+def test_default_study_folder_is_private(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    from uqkit.models import _command
+
+    monkeypatch.setattr(_command, "_default_dir", {})
+    hostile = tmp_path / f"uqkit-{os.getuid()}"
+    hostile.mkdir(mode=0o777)
+    hostile.chmod(0o777)  # pre-created by "someone else", world-writable
+    model = uqkit.CommandModel([sys.executable, "-c", "print(1)#{{a}}"], inputs=["a"],
+                               outputs=["y"], parse=parsers.numbers("stdout.txt"), keep="all")
+    model([[1.0]])
+    assert list(hostile.iterdir()) == []  # not used
+    private = _command._default_dir[os.getpid()]
+    assert private != hostile and stat.S_IMODE(private.stat().st_mode) == 0o700
+    shutil.rmtree(private)

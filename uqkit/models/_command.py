@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal as _signal
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -362,10 +363,11 @@ class CommandModel:
                 shutil.rmtree(wd, ignore_errors=True)  # never follows symlinks
 
     def _study_dir(self) -> Path:
-        study = self.workdir or Path(tempfile.gettempdir()) / f"uqkit-{os.getuid()}"
-        if not study.is_dir():
-            study.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return study
+        if self.workdir is not None:
+            if not self.workdir.is_dir():
+                self.workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return self.workdir
+        return _default_study_dir()
 
     def _environment(self) -> dict[str, str] | None:
         if self.inherit_env is True:
@@ -460,6 +462,34 @@ def _to_row(result: Any, outputs: tuple[str, ...], sizes: dict[str, int]) -> np.
         raise EvaluationFailure("wrong_type", f"parse returned {type(result).__name__} "
                                 f"({result!r:.60}); expected numbers", retryable=False)
     return coerce_outputs(result, outputs, sizes)
+
+
+_default_dir: dict[int, Path] = {}
+
+
+def _default_study_dir() -> Path:
+    """``$TMPDIR/uqkit-<uid>``, only if it is a real directory we own with mode 0700.
+
+    In a shared /tmp another user could pre-create that name (or a symlink) to read
+    the inputs: then a private ``mkdtemp`` directory is used instead.
+    """
+    pid = os.getpid()
+    found = _default_dir.get(pid)
+    if found is not None and found.is_dir():
+        return found
+    path = Path(tempfile.gettempdir()) / f"uqkit-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        path = Path(tempfile.mkdtemp(prefix="uqkit-"))
+    st = os.lstat(path)
+    if not (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and stat.S_IMODE(st.st_mode) & 0o077 == 0):
+        path = Path(tempfile.mkdtemp(prefix="uqkit-"))
+    _default_dir[pid] = path
+    return path
 
 
 def _is_small_file(p: Path) -> bool:
