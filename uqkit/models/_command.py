@@ -379,6 +379,9 @@ class CommandModel:
         return {**base, **(self.env or {})}
 
     def _check_process(self, result, wd: Path) -> None:
+        cap = (self.limits or {}).get("output")
+        if result.returncode == 0 and not result.timed_out and cap is None:
+            return
         details = {"returncode": result.returncode, "duration": result.duration,
                    "stderr_tail": read_tail(wd / "stderr.txt")}
         last = _last_line(details["stderr_tail"])
@@ -387,7 +390,6 @@ class CommandModel:
             raise EvaluationFailure(
                 "timeout", f"{self.name} timed out after {self.timeout:g} s (process group "
                 f"stopped with {how})", retryable=True, signal=result.signal, **details)
-        cap = (self.limits or {}).get("output")
         if cap is not None and result.returncode >= 0 and any(
                 (wd / f).stat().st_size >= cap for f in _RESERVED):
             # programs that ignore SIGXFSZ (Python does) see EFBIG instead of dying
