@@ -132,3 +132,22 @@ def test_changed_simulator_is_not_served_from_cache(tmp_path, monkeypatch):
     ev = runner.evaluate(uqkit.CommandModel([sys.executable, str(script)], **kw), X)
     assert ev.n_new == 1 and ev.Y[0, 0] == 4.0
     store.close()
+
+
+@pytest.mark.slow
+def test_dask_workers_on_loopback(sim):
+    """Security 4 as it concerns simulators: CommandModel runs on a Dask cluster that binds
+    loopback only, with no dashboard (uqkit itself never starts a cluster)."""
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None, processes=True) as cluster, \
+            distributed.Client(cluster) as client:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in client.scheduler_info()["workers"])
+        X = np.column_stack([np.arange(6.0), np.ones(6), np.zeros(6)])
+        ev = uqkit.Runner(executor=client).evaluate(sim, X)
+    np.testing.assert_array_equal(ev.Y[:, 0], X[:, 0] + 1)
+    assert sim.calls() == 6
