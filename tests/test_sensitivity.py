@@ -194,8 +194,7 @@ def test_same_rng_same_result_and_api():
         a.plot(measure="delta")
 
 
-@pytest.mark.parametrize("first", ["import uqkit; uqkit.sobol", "import uqkit.sensitivity",
-                                   "import uqkit; uqkit.sensitivity"])
+@pytest.mark.parametrize("first", ["import uqkit; uqkit.sobol", "import uqkit.sensitivity"])
 def test_uqkit_sensitivity_is_callable_in_any_import_order(first):
     # the function shares its name with the subpackage; a fresh interpreter per order
     code = (f"{first}\nimport uqkit\nm, p, _ = uqkit.examples.ishigami()\n"
