@@ -68,6 +68,11 @@ def coerce_outputs(result: Any, outputs: tuple[str, ...], sizes: dict[str, int])
                 "shape_mismatch",
                 f"returned shape ({len(parts)},) vs declared ({len(groups)},) outputs "
                 f"{list(groups)}", retryable=False)
+    elif _is_real_scalar(result) or isinstance(result, np.ndarray):
+        raise EvaluationFailure(
+            "shape_mismatch",
+            f"returned shape {np.shape(result)} vs declared ({len(groups)},) outputs "
+            f"{list(groups)}", retryable=False)
     else:
         raise EvaluationFailure(
             "wrong_type",

@@ -9,7 +9,11 @@ from typing import Any
 
 from .._validation import fail
 
-__all__ = ["Backend", "make_backend"]
+__all__ = ["Backend", "make_backend", "TaskLost"]
+
+
+class TaskLost(Exception):
+    """The executor lost a task (e.g. a Dask worker died holding it): run it again."""
 
 
 class Backend:
@@ -51,6 +55,22 @@ def _noop() -> None:
     return None
 
 
+def _worker_init() -> None:
+    """Make a pool worker die with its driver (Linux), so a killed study leaves no orphan
+    evaluating work whose result can never be stored."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
+    except Exception:  # pragma: no cover - not Linux
+        pass
+
+
 def _process_pool(n: int):
     def factory():
         # "fork" on Linux: no re-import of the user's __main__ (so scripts without an
@@ -59,12 +79,53 @@ def _process_pool(n: int):
         # of its own (progress bars), which is what makes fork safe here. Models travel
         # as cloudpickle bytes either way. Elsewhere: "spawn".
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = cf.ProcessPoolExecutor(max_workers=n,
+        pool = cf.ProcessPoolExecutor(max_workers=n, initializer=_worker_init,
                                       mp_context=multiprocessing.get_context(method))
         for fut in [pool.submit(_noop) for _ in range(n)]:
             fut.result()
         return pool
     return factory
+
+
+class DaskExecutor(cf.Executor):
+    """Submit through a ``dask.distributed.Client``, releasing each task once delivered.
+
+    dask's own ``Client.get_executor()`` keeps every future referenced until shutdown,
+    so when a worker dies the scheduler recomputes results that were already delivered
+    and stored (the dask#7870 pattern). Here the dask future is released as soon as its
+    result has been copied into the ``concurrent.futures.Future`` the runner waits on.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        dfut = self.client.submit(fn, *args, pure=False, **kwargs)
+        out: cf.Future = cf.Future()
+
+        def deliver(f) -> None:  # runs in a dask callback thread
+            try:
+                status = f.status
+                if status == "finished":
+                    out.set_result(f.result())
+                elif status == "error":
+                    out.set_exception(f.exception())
+                else:  # lost (its worker died after finishing) or cancelled by dask
+                    out.set_exception(TaskLost(f"dask reported the task as {status}"))
+            except BaseException as exc:  # KilledWorker, comm errors, data lost meanwhile
+                if not out.done():
+                    name = type(exc).__name__
+                    out.set_exception(exc if name == "KilledWorker" else TaskLost(
+                        f"{name}: {exc}"))
+            finally:
+                f.release()
+
+        dfut.add_done_callback(deliver)
+        out.add_done_callback(lambda f: dfut.cancel() if f.cancelled() else None)
+        return out
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None  # the client belongs to the user
 
 
 def make_backend(executor: Any) -> Backend:
@@ -90,12 +151,11 @@ def make_backend(executor: Any) -> Backend:
             return Backend("threads", factory(), n, owned=True, factory=factory)
         fail("Runner", "executor", "'processes' or 'threads' when a string", executor)
     if type(executor).__name__ == "Client" and hasattr(executor, "get_executor"):
-        # dask.distributed.Client: its executor returns concurrent.futures futures;
-        # pure=False so identical inputs are still separate tasks (the store dedupes).
+        # dask.distributed.Client; pure=False so identical inputs are separate tasks
         info = executor.scheduler_info()
         workers = info.get("workers", {})
         n = sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
-        return Backend("dask", executor.get_executor(pure=False), n, owned=False)
+        return Backend("dask", DaskExecutor(executor), n, owned=False)
     if isinstance(executor, cf.Executor):
         n = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         return Backend(type(executor).__name__, executor, int(n), owned=False)
