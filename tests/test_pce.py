@@ -397,3 +397,30 @@ def test_parameters_in_another_order_than_the_model_inputs():
     ref = uqkit.fit_pce(model, params, n=120, rng=0)
     X = params.sample(50, rng=3)
     np.testing.assert_allclose(pce(X), ref(X), rtol=1e-6)
+
+
+def test_many_outputs_are_compressed_and_match_single_output_fits():
+    ishi, params, ref = uqkit.examples.ishigami()
+    t = np.linspace(0, 1, 30)
+
+    def field(X):  # a rank-2 field: every column mixes the Ishigami output and x2
+        return ishi(X)[:, [0]] * (1 + t) + X[:, [1]] * np.cos(3 * t)
+
+    model = uqkit.as_model(field, inputs=params.names, outputs={"V": 30}, vectorized=True,
+                           name="field30")
+    pce = uqkit.fit_pce(model, params, n=200, rng=4)
+    assert pce.info["compression"]["components"] == 2
+    X = params.sample(N_VAL, method="random", rng=5)
+    Y = field(X)
+    rel = pce.validate(X, Y)["relative_error"].to_numpy()
+    # the first column alone, fitted on the same design
+    single = uqkit.fit_pce(X=pce.X, Y=pce.Y[:, 0], parameters=params)
+    rel_single = float(single.validate(X, Y[:, 0])["relative_error"].iloc[0])
+    assert rel.max() < 1e-3 and rel[0] < 10 * rel_single + 1e-6
+    # the combined LOO error of a column estimates the same quantity as the LOO error of a
+    # separate fit of that column (both corrected, both from these 200 points)
+    ratio = pce.loo_error.iloc[0] / single.loo_error.iloc[0]
+    assert 0.1 < ratio < 10
+    assert np.all(np.isfinite(pce.loo_error)) and pce.loo_error.max() < 1e-12
+    s = pce.sobol()
+    assert s.aggregated_total.loc["x3", "V"] > 0 and s.total.shape == (3, 30)
