@@ -424,3 +424,9 @@ def test_many_outputs_are_compressed_and_match_single_output_fits():
     assert np.all(np.isfinite(pce.loo_error)) and pce.loo_error.max() < 1e-12
     s = pce.sobol()
     assert s.aggregated_total.loc["x3", "V"] > 0 and s.total.shape == (3, 30)
+
+
+def test_oversized_candidate_basis_is_refused_before_running():
+    model, params, _ = uqkit.examples.borehole()
+    with pytest.raises(uqkit.InvalidParameterError, match="125970 terms"):
+        uqkit.fit_pce(model, params, n=1000, degree=12)

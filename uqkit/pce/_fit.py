@@ -26,6 +26,7 @@ __all__ = ["fit_pce"]
 _FUNC = "fit_pce"
 _METHODS = ("lars", "omp", "ols", "quadrature", "quadrature_tensor", "quadrature_smolyak")
 _SAMPLING = ("sobol", "lhs", "random")
+_MAX_MATRIX = 50_000_000  # entries of the candidate matrix (400 MB)
 
 
 def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
@@ -299,6 +300,13 @@ def _needed(method: str, degree: int | str, d: int, q_norm: float,
 
 
 def _check_enough(method, degree, d, q_norm, max_interaction, n, arg) -> None:
+    if degree != "auto":
+        size = count_multi_indices(d, int(degree), q_norm, max_interaction)
+        if n * size > _MAX_MATRIX:
+            fail(_FUNC, "degree", f"small enough for the {n} x (basis terms) candidate matrix "
+                 f"to stay below {_MAX_MATRIX:.0e} entries", degree,
+                 f"The basis has {size} terms; use degree='auto', q_norm < 1 or "
+                 "max_interaction.")
     need = _needed(method, degree, d, q_norm, max_interaction)
     if n < need:
         what = (f"for method='ols' with degree={degree!r} ({need - 1} basis terms)"
