@@ -163,6 +163,8 @@ UPSERT_WORKER = textwrap.dedent("""
     from uqkit.runner import Store, make_keys
     path, worker = sys.argv[1], int(sys.argv[2])
     store = Store(path)
+    store.register_model({"id": "m", "name": "m", "version": None, "identity": "m"},
+                         ["a", "b"], ["y"])
     X = np.column_stack([np.full(500, worker, float), np.arange(500.0)])
     keys = make_keys("m", X)
     for i in range(500):
@@ -197,6 +199,8 @@ CRASH_WORKER = textwrap.dedent("""
     from uqkit.runner import Store, make_keys
     path = sys.argv[1]
     store = Store(path)
+    store.register_model({"id": "m", "name": "m", "version": None, "identity": "m"},
+                         ["a", "b"], ["y"])
     rng = np.random.default_rng(int(sys.argv[2]))
     X = rng.random((200, 2))
     keys = make_keys("m", X)
