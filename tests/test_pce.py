@@ -430,3 +430,41 @@ def test_oversized_candidate_basis_is_refused_before_running():
     model, params, _ = uqkit.examples.borehole()
     with pytest.raises(uqkit.InvalidParameterError, match="125970 terms"):
         uqkit.fit_pce(model, params, n=1000, degree=12)
+
+
+def test_pipeline_pce_as_the_model_of_a_monte_carlo_sobol_study():
+    # design -> evaluations -> surrogate -> Monte Carlo indices on the surrogate -> report
+    model, params, ref = uqkit.examples.ishigami()
+    pce = uqkit.fit_pce(model, params, n=256, rng=0)
+    exact = pce.sobol()
+    mc = uqkit.sobol(pce, params, 2**12, rng=1, runner=uqkit.Runner(progress=False))
+    # the Monte Carlo estimate on the surrogate agrees with the surrogate's exact indices
+    # within its own confidence intervals (widened by 2 to allow for the 5 % misses)
+    width_first = (mc.first_ci["high"] - mc.first_ci["low"])["y"].to_numpy()
+    width_total = (mc.total_ci["high"] - mc.total_ci["low"])["y"].to_numpy()
+    assert np.all(np.abs(mc.first["y"] - exact.first["y"]).to_numpy() <= width_first)
+    assert np.all(np.abs(mc.total["y"] - exact.total["y"]).to_numpy() <= width_total)
+    assert "pce" in repr(exact).lower() or exact.method == "pce"
+    exact.to_dataframe()
+
+
+def test_sobol_result_from_pce_uses_the_shared_layout():
+    # same index names as uqkit.sobol, so SobolResult's tables, views and plots work
+    import matplotlib.pyplot as plt
+
+    _, params, _ = uqkit.examples.ishigami()
+    t = np.linspace(0, 1, 4)
+    model = uqkit.as_model(lambda X: X[:, [0]] * (1 + t) + X[:, [0]] * X[:, [2]] * t,
+                           inputs=params.names, outputs={"V": 4}, vectorized=True, name="g")
+    s = uqkit.fit_pce(model, params, n=64, rng=0).sobol(second_order=True)
+    assert s.first.index.name == "input" and s.first.columns.name == "output"
+    assert list(s.second.index.names) == ["input_i", "input_j"]
+    df = s.to_dataframe()
+    assert set(df["order"]) == {"first", "total", "second", "aggregated_first",
+                                "aggregated_total"}
+    assert df["low"].isna().all()  # exact indices: no confidence intervals
+    second = df[(df["order"] == "second") & (df["output"] == "V[3]")]
+    assert second.set_index(["input", "input_j"]).loc[("x1", "x3"), "value"] > 0.01
+    assert "<" in s._repr_html_() and repr(s).startswith("SobolResult(method='pce'")
+    s.plot()
+    plt.close("all")
