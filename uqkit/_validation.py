@@ -51,7 +51,7 @@ def check_choice(func: str, arg: str, value: Any, choices) -> Any:
 
 
 def check_name(func: str, arg: str, name: Any) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         fail(
             func,
             arg,

@@ -68,6 +68,11 @@ def coerce_outputs(result: Any, outputs: tuple[str, ...], sizes: dict[str, int])
                 "shape_mismatch",
                 f"returned shape ({len(parts)},) vs declared ({len(groups)},) outputs "
                 f"{list(groups)}", retryable=False)
+    elif _is_real_scalar(result) or isinstance(result, np.ndarray):
+        raise EvaluationFailure(
+            "shape_mismatch",
+            f"returned shape {np.shape(result)} vs declared ({len(groups)},) outputs "
+            f"{list(groups)}", retryable=False)
     else:
         raise EvaluationFailure(
             "wrong_type",
@@ -121,7 +126,8 @@ class FunctionModel:
         self.inputs = inputs
         self.outputs, self.output_sizes = expand_outputs(outputs)
         self.vectorized = bool(vectorized)
-        self.name = name or f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__name__)}"
+        qualname = getattr(func, "__qualname__", type(func).__name__)
+        self.name = name or f"{getattr(func, '__module__', '')}.{qualname}"
         self.version = None if version is None else str(version)
         self.fingerprint = _code_fingerprint(func)
         if name is None and "<" in self.name:
@@ -182,7 +188,9 @@ class FunctionModel:
 
 
 def _short(names) -> str:
-    return str(tuple(names)) if len(names) <= 6 else f"({names[0]!r}, ..., {names[-1]!r}: {len(names)})"
+    if len(names) <= 6:
+        return str(tuple(names))
+    return f"({names[0]!r}, ..., {names[-1]!r}: {len(names)})"
 
 
 def _accepts_keywords(func: Callable, inputs) -> bool:

@@ -1,0 +1,158 @@
+"""Normalise the ``executor=`` argument of the runner into one small backend interface."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from typing import Any
+
+from .._validation import fail
+
+__all__ = ["Backend", "make_backend"]
+
+
+class Backend:
+    """Where batches run: in process (``submit`` is None) or on a futures executor."""
+
+    def __init__(self, kind: str, executor: cf.Executor | None, n_workers: int, owned: bool,
+                 factory=None) -> None:
+        self.kind = kind
+        self.executor = executor
+        self.n_workers = n_workers
+        self.owned = owned
+        self._factory = factory
+
+    @property
+    def serial(self) -> bool:
+        return self.executor is None
+
+    def submit(self, fn, *args) -> cf.Future:
+        return self.executor.submit(fn, *args)
+
+    def restart(self) -> bool:
+        """Replace a broken pool that we own; False if we cannot."""
+        if not self.owned or self._factory is None:
+            return False
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        except Exception:  # pragma: no cover - already broken
+            pass
+        self.executor = self._factory()
+        return True
+
+    def close(self) -> None:
+        if self.owned and self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+
+def _noop() -> None:
+    return None
+
+
+def _worker_init() -> None:
+    """Make a pool worker die with its driver (Linux), so a killed study leaves no orphan
+    evaluating work whose result can never be stored."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
+    except Exception:  # pragma: no cover - not Linux
+        pass
+
+
+def _process_pool(n: int):
+    def factory():
+        # "fork" on Linux: no re-import of the user's __main__ (so scripts without an
+        # ``if __name__ == "__main__"`` guard, stdin and notebooks all work) and fast
+        # start-up. Every worker is launched right away, before uqkit starts any thread
+        # of its own (progress bars), which is what makes fork safe here. Models travel
+        # as cloudpickle bytes either way. Elsewhere: "spawn".
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        pool = cf.ProcessPoolExecutor(max_workers=n, initializer=_worker_init,
+                                      mp_context=multiprocessing.get_context(method))
+        for fut in [pool.submit(_noop) for _ in range(n)]:
+            fut.result()
+        return pool
+    return factory
+
+
+class DaskExecutor(cf.Executor):
+    """Submit through a ``dask.distributed.Client``, releasing each task once delivered.
+
+    dask's own ``Client.get_executor()`` keeps every future referenced until shutdown,
+    so when a worker dies the scheduler recomputes results that were already delivered
+    and stored (the dask#7870 pattern). Here the dask future is released as soon as its
+    result has been copied into the ``concurrent.futures.Future`` the runner waits on.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        dfut = self.client.submit(fn, *args, pure=False, **kwargs)
+        out: cf.Future = cf.Future()
+
+        def deliver(f) -> None:  # runs in a dask callback thread
+            try:
+                if f.status == "finished":
+                    out.set_result(f.result())
+                elif f.status == "cancelled":
+                    out.cancel()
+                else:
+                    out.set_exception(f.exception())
+            except BaseException as exc:  # KilledWorker, CancelledError, comm errors
+                if not out.done():
+                    out.set_exception(exc if isinstance(exc, Exception) else
+                                      RuntimeError(repr(exc)))
+            finally:
+                f.release()
+
+        dfut.add_done_callback(deliver)
+        out.add_done_callback(lambda f: dfut.cancel() if f.cancelled() else None)
+        return out
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None  # the client belongs to the user
+
+
+def make_backend(executor: Any) -> Backend:
+    """Build the backend for ``executor``: None, "processes", "threads", an int, an
+    ``concurrent.futures.Executor`` or a ``dask.distributed.Client``."""
+    if executor is None:
+        return Backend("serial", None, 1, owned=False)
+    if isinstance(executor, bool):
+        fail("Runner", "executor", "None, 'processes', 'threads', a positive int, a "
+             "concurrent.futures.Executor or a dask.distributed.Client", executor)
+    if isinstance(executor, int):
+        if executor < 1:
+            fail("Runner", "executor", "a positive number of worker processes", executor)
+        factory = _process_pool(executor)
+        return Backend("processes", factory(), executor, owned=True, factory=factory)
+    if isinstance(executor, str):
+        n = os.cpu_count() or 1
+        if executor == "processes":
+            factory = _process_pool(n)
+            return Backend("processes", factory(), n, owned=True, factory=factory)
+        if executor == "threads":
+            factory = lambda: cf.ThreadPoolExecutor(max_workers=n)
+            return Backend("threads", factory(), n, owned=True, factory=factory)
+        fail("Runner", "executor", "'processes' or 'threads' when a string", executor)
+    if type(executor).__name__ == "Client" and hasattr(executor, "get_executor"):
+        # dask.distributed.Client; pure=False so identical inputs are separate tasks
+        info = executor.scheduler_info()
+        workers = info.get("workers", {})
+        n = sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
+        return Backend("dask", DaskExecutor(executor), n, owned=False)
+    if isinstance(executor, cf.Executor):
+        n = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+        return Backend(type(executor).__name__, executor, int(n), owned=False)
+    fail("Runner", "executor", "None, 'processes', 'threads', a positive int, a "
+         "concurrent.futures.Executor or a dask.distributed.Client", type(executor).__name__)
+    raise AssertionError  # pragma: no cover

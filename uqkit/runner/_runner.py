@@ -1,0 +1,685 @@
+"""The runner: the one place where uqkit evaluates models."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import os
+import signal
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._errors import InvalidParameterError, ModelEvaluationError
+from .._validation import as_2d_float, check_choice, check_int, check_real, fail
+from ..models._protocol import check_model, model_identity
+from ._evaluations import Evaluations
+from ._executors import make_backend
+from ._keys import canonical_inputs, make_keys
+from ._store import HOST, Store
+from ._worker import dump_model, run_batch
+
+__all__ = ["Runner", "evaluate"]
+
+_POLICIES = ("raise", "skip", "nan")
+
+
+class _Task:
+    __slots__ = ("rows", "attempt", "ready", "suspect")
+
+    def __init__(self, rows: np.ndarray, attempt: int = 1, ready: float = 0.0) -> None:
+        self.rows = rows  # indices into the unique-row arrays
+        self.attempt = attempt
+        self.ready = ready
+        self.suspect = False  # was in flight when a worker process died
+
+
+class _Stop(Exception):
+    """Internal: stop scheduling (failure under 'raise' or the circuit breaker)."""
+
+    def __init__(self, error: ModelEvaluationError) -> None:
+        self.error = error
+
+
+class Runner:
+    """Evaluate models: batching, parallel executors, retries, failure policy, caching.
+
+    Parameters
+    ----------
+    executor : None, "processes", "threads", int, concurrent.futures.Executor or dask Client
+        ``None`` evaluates in this process; ``"processes"`` or an int starts a
+        local process pool (models travel with cloudpickle, so lambdas and
+        notebook functions work); any ``concurrent.futures.Executor`` or a
+        ``dask.distributed.Client`` is used as given (not shut down by uqkit).
+    store : None, str, path or Store
+        Where results are committed as they arrive; a path opens (or creates)
+        a SQLite :class:`Store`. Stored inputs are never evaluated again.
+    on_failure : {"raise", "skip", "nan"}
+        ``"raise"``: stop at the first failed evaluation (after retries) with
+        :class:`uqkit.ModelEvaluationError`, once every result that arrived is
+        stored. ``"skip"``: mark the row failed and go on. ``"nan"``: the same,
+        keeping NaN rows for methods that handle them explicitly.
+    retries : int
+        Extra attempts for a failed evaluation whose failure may be transient,
+        with exponential backoff (``retry_backoff * 2**k`` seconds).
+    batch_size : int, optional
+        Rows per model call for vectorized models (default: all rows in process;
+        about four batches per worker with an executor). Scalar models always
+        get one row per call.
+    progress : {"auto", True, False}
+        tqdm progress bar (notebook-aware); ``"auto"`` shows it only when the
+        work takes more than two seconds.
+    max_consecutive_failures : int
+        Circuit breaker: stop after this many consecutive failed evaluations
+        whatever the policy (default 10).
+    allow_nonfinite : bool
+        Count NaN or infinite outputs as valid (default: they are recorded as
+        ``nonfinite``, kept raw, and excluded from ``ok``).
+    retry_backoff : float
+        Base delay in seconds between retries.
+
+    Examples
+    --------
+    >>> import uqkit
+    >>> model, params, _ = uqkit.examples.ishigami()
+    >>> ev = uqkit.Runner().evaluate(model, params.sample(16, rng=0))
+    >>> ev.Y.shape, ev.n_new
+    ((16, 1), 16)
+    """
+
+    def __init__(self, executor: Any = None, store: Any = None, *, on_failure: str = "raise",
+                 retries: int = 0, batch_size: int | None = None, progress: Any = "auto",
+                 max_consecutive_failures: int = 10, allow_nonfinite: bool = False,
+                 retry_backoff: float = 0.05) -> None:
+        self.on_failure = check_choice("Runner", "on_failure", on_failure, _POLICIES)
+        self.retries = check_int("Runner", "retries", retries, minimum=0)
+        self.batch_size = None if batch_size is None else check_int(
+            "Runner", "batch_size", batch_size, minimum=1)
+        if progress not in ("auto", True, False):
+            fail("Runner", "progress", "'auto', True or False", progress)
+        self.progress = progress
+        self.max_consecutive_failures = check_int("Runner", "max_consecutive_failures",
+                                                  max_consecutive_failures, minimum=1)
+        self.allow_nonfinite = bool(allow_nonfinite)
+        self.retry_backoff = check_real("Runner", "retry_backoff", retry_backoff,
+                                        nonnegative=True)
+        if store is None or isinstance(store, Store):
+            self.store = store
+        elif isinstance(store, (str, os.PathLike)):
+            self.store = Store(store)
+        else:
+            fail("Runner", "store", "None, a path or a uqkit.Store", type(store).__name__)
+        self._executor_arg = executor
+        self._backend = None
+        if executor is not None:
+            make_backend_check(executor)
+        self._payload: tuple[Any, bytes] | None = None
+        self._finalizer = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = make_backend(self._executor_arg)
+            if self._backend.owned:
+                self._finalizer = weakref.finalize(self, self._backend.close)
+        return self._backend
+
+    @property
+    def n_workers(self) -> int:
+        """Number of parallel workers (1 in process)."""
+        return self.backend.n_workers
+
+    def close(self) -> None:
+        """Shut down a pool this runner started (the store stays open)."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        ex = self._executor_arg
+        ex = "in process" if ex is None else (ex if isinstance(ex, (str, int))
+                                             else type(ex).__name__)
+        return (f"Runner(executor={ex!r}, store={self.store!r}, on_failure={self.on_failure!r}, "
+                f"retries={self.retries})")
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, model: Any, X: Any, *, parameters: Any = None,
+                 on_invalid: str = "raise") -> Evaluations:
+        """Evaluate ``model`` on the rows of ``X``.
+
+        Parameters
+        ----------
+        model : Model
+            Any object with ``inputs``, ``outputs`` and ``__call__``.
+        X : array-like (n_samples, n_inputs), DataFrame or mapping of columns
+            Inputs. A DataFrame or mapping is reordered to ``model.inputs`` by name.
+        parameters : Parameters, optional
+            If given, rows outside the support are rejected (``on_invalid="raise"``)
+            or marked ``"invalid"`` and not evaluated (``on_invalid="mark"``).
+        on_invalid : {"raise", "mark"}
+
+        Returns
+        -------
+        Evaluations
+
+        Raises
+        ------
+        InvalidParameterError
+            Bad model or inputs (NaN, inf, wrong shape), before any model run.
+        ModelEvaluationError
+            Under ``on_failure="raise"``, naming the row, its inputs and the
+            cause; or when the circuit breaker trips.
+        """
+        check_model(model, "Runner.evaluate")
+        check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
+        X = _input_array(model, X)
+        n = X.shape[0]
+        invalid = np.zeros(n, dtype=bool)
+        if parameters is not None:
+            invalid = _outside_support(model, parameters, X, on_invalid)
+        job = _Job(self, model, X, invalid)
+        return job.run()
+
+
+def make_backend_check(executor: Any) -> None:
+    """Validate ``executor`` eagerly without starting anything."""
+    if executor is None or isinstance(executor, (cf.Executor,)):
+        return
+    if isinstance(executor, bool) or (isinstance(executor, int) and executor < 1):
+        fail("Runner", "executor", "a positive number of worker processes", executor)
+    if isinstance(executor, str) and executor not in ("processes", "threads"):
+        fail("Runner", "executor", "'processes' or 'threads' when a string", executor)
+    if not isinstance(executor, (int, str)) and not (
+            type(executor).__name__ == "Client" and hasattr(executor, "get_executor")):
+        fail("Runner", "executor", "None, 'processes', 'threads', a positive int, a "
+             "concurrent.futures.Executor or a dask.distributed.Client",
+             type(executor).__name__)
+
+
+def _input_array(model: Any, X: Any) -> np.ndarray:
+    names = tuple(model.inputs)
+    if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # DataFrame
+        missing = [c for c in names if c not in X.columns]
+        if missing:
+            fail("Runner.evaluate", "X", f"columns named {list(names)}",
+                 f"columns {list(X.columns)} (missing {missing})")
+        X = X[list(names)].to_numpy()
+    elif isinstance(X, Mapping):
+        if set(X) != set(names):
+            fail("Runner.evaluate", "X", f"a mapping with keys {sorted(names)}", sorted(X))
+        X = np.column_stack([np.atleast_1d(np.asarray(X[k], dtype=float)) for k in names])
+    return as_2d_float("Runner.evaluate", "X", X, len(names))
+
+
+def _outside_support(model, parameters, X, on_invalid) -> np.ndarray:
+    names = tuple(model.inputs)
+    if set(parameters.names) != set(names):
+        fail("Runner.evaluate", "parameters", f"parameters named {list(names)}",
+             list(parameters.names))
+    bounds = np.array([parameters[nm].support for nm in names])
+    outside = (X < bounds[:, 0]) | (X > bounds[:, 1])
+    if on_invalid == "raise" and outside.any():
+        i, j = np.argwhere(outside)[0]
+        fail("Runner.evaluate", "X", f"inside the support of every parameter ({names[j]!r} in "
+             f"[{bounds[j, 0]:g}, {bounds[j, 1]:g}])", f"{X[i, j]!r} at row {i}",
+             "Pass on_invalid='mark' to skip such rows.")
+    return outside.any(axis=1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """Turn SIGTERM into SystemExit(143) while evaluating, so claims are released."""
+    installed = False
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous in (signal.SIG_DFL, None):
+                def handler(signum, frame):
+                    raise SystemExit(128 + signum)
+                signal.signal(signal.SIGTERM, handler)
+                installed = True
+        except (ValueError, OSError):  # pragma: no cover - exotic platforms
+            installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Job:
+    """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
+
+    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray) -> None:
+        self.runner = runner
+        self.model = model
+        self.store: Store | None = runner.store
+        self.name = str(getattr(model, "name", None) or type(model).__name__)
+        self.m = len(model.outputs)
+        n = X.shape[0]
+        self.X = X
+        self.n = n
+        Xc = canonical_inputs(X)
+        if self.store is not None:
+            self.ident = model_identity(model)
+            keys = make_keys(self.ident["id"], Xc)
+        else:
+            self.ident = None
+            step = 8 * Xc.shape[1]
+            raw = Xc.tobytes()
+            keys = [raw[i:i + step] for i in range(0, len(raw), step)]
+        first: dict[bytes, int] = {}
+        rep = np.empty(n, dtype=np.intp)
+        for i, k in enumerate(keys):
+            if invalid[i]:
+                rep[i] = -1
+                continue
+            rep[i] = first.setdefault(k, i)
+        self.keys = keys
+        self.rep = rep
+        self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+        self.invalid = invalid
+        u = len(self.uniq)
+        self.uY = np.full((u, self.m), np.nan)
+        self.ustatus = np.full(u, "pending", dtype=object)
+        self.uerrors: list[str | None] = [None] * u
+        self.uattempts = np.zeros(u, dtype=np.int64)
+        self.prev_attempts = np.zeros(u, dtype=np.int64)
+        self.new = np.zeros(u, dtype=bool)
+        self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex}"
+        self.consecutive_failures = 0
+        self.stop_error: ModelEvaluationError | None = None
+        self.in_flight: dict[cf.Future, _Task] = {}
+        self.bar = None
+
+    # -- helpers -------------------------------------------------------------------------------
+    def ukeys(self, idx) -> list[bytes]:
+        return [self.keys[self.uniq[i]] for i in idx]
+
+    def row_inputs(self, u: int) -> dict[str, float]:
+        return dict(zip(self.model.inputs, self.X[self.uniq[u]].tolist()))
+
+    # -- main ---------------------------------------------------------------------------------
+    def run(self) -> Evaluations:
+        store = self.store
+        todo = np.arange(len(self.uniq))
+        busy: list[int] = []
+        if store is not None:
+            store.register_model(self.ident, self.model.inputs, self.model.outputs)
+            todo = self._serve_cached(todo)
+        try:
+            with _sigterm_as_exit():
+                while len(todo):
+                    if store is not None:
+                        todo, busy_now = self._claim(todo)
+                        busy.extend(busy_now)
+                    self._execute(todo)
+                    todo = np.array([], dtype=np.intp)
+                    if busy:
+                        todo = self._wait_for_others(np.array(busy))
+                        busy = []
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if store is not None:
+                store.release(self.owner)
+        return self._result()
+
+    def _serve_cached(self, todo: np.ndarray) -> np.ndarray:
+        found = self.store.lookup(self.ukeys(todo))
+        rest = []
+        for u in todo:
+            hit = found.get(self.keys[self.uniq[u]])
+            if hit is not None and hit[0] in ("ok", "nonfinite"):
+                self.uY[u] = hit[1]
+                self.ustatus[u] = hit[0]
+            else:
+                if hit is not None:
+                    self.prev_attempts[u] = hit[2]
+                rest.append(u)
+        return np.asarray(rest, dtype=np.intp)
+
+    def _claim(self, todo: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        owned, busy, attempts = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner)
+        mine, others = [], []
+        for u in todo:
+            k = self.keys[self.uniq[u]]
+            if k in owned:
+                mine.append(u)
+                if k in attempts:
+                    self.prev_attempts[u] = attempts[k]
+            elif k in busy:
+                others.append(u)
+            else:  # completed by another process between lookup and claim
+                others.append(u)
+        return np.asarray(mine, dtype=np.intp), others
+
+    def _wait_for_others(self, busy: np.ndarray) -> np.ndarray:
+        """Wait for keys another live process is evaluating (F1); re-queue abandoned ones."""
+        delay = 0.05
+        while True:
+            busy = self._serve_cached(busy)
+            if not len(busy):
+                return busy
+            pending = self.store.pending_keys(self.ukeys(busy))
+            abandoned = np.array([u for u in busy if self.keys[self.uniq[u]] not in pending],
+                                 dtype=np.intp)
+            if len(abandoned):
+                return abandoned  # the caller claims them (the owner died or gave up)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def _batches(self, todo: np.ndarray, backend) -> list[np.ndarray]:
+        if not getattr(self.model, "vectorized", False):
+            return [todo[i:i + 1] for i in range(len(todo))]
+        size = self.runner.batch_size
+        if size is None:
+            size = len(todo) if backend.serial else max(
+                1, -(-len(todo) // (4 * backend.n_workers)))
+        return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+    def _execute(self, todo: np.ndarray) -> None:
+        if not len(todo):
+            return
+        backend = self.runner.backend
+        queue = deque(_Task(b) for b in self._batches(todo, backend))
+        self._progress(len(todo))
+        if backend.serial:
+            self._run_serial(queue)
+        else:
+            self._run_pool(queue, backend)
+        if self.stop_error is not None:
+            raise self.stop_error
+
+    def _progress(self, total: int) -> None:
+        setting = self.runner.progress
+        if setting is False or total < 2:
+            return
+        import warnings
+
+        from tqdm.auto import tqdm
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tqdm.auto's IProgress notice
+            self.bar = tqdm(total=total, desc=f"evaluating {self.name}", unit="run",
+                            delay=0 if setting is True else 2.0, leave=False)
+
+    def _run_serial(self, queue: deque) -> None:
+        while queue and self.stop_error is None:
+            task = queue.popleft()
+            wait = task.ready - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            X = self.X[self.uniq[task.rows]]
+            self._handle(task, run_batch(self.model, X), queue)
+
+    def _payload(self) -> bytes:
+        cached = self.runner._payload
+        if cached is not None and cached[0] is self.model:
+            return cached[1]
+        payload = dump_model(self.model)
+        self.runner._payload = (self.model, payload)
+        return payload
+
+    def _run_pool(self, queue: deque, backend) -> None:
+        payload = self._payload()
+        # at most one task per worker is submitted and not yet committed: a killed driver
+        # then loses at most `n_workers` evaluations (RELIABILITY A1)
+        limit = backend.n_workers
+        heartbeat = 5.0
+        last_beat = time.monotonic()
+        while queue or self.in_flight:
+            now = time.monotonic()
+            if self.stop_error is not None:
+                queue.clear()
+            # submit ready tasks, keeping a bounded number in flight; a task that was in
+            # flight when a worker process died runs alone, so the culprit is identified
+            # and innocent rows are not blamed
+            for _ in range(len(queue)):
+                if len(self.in_flight) >= limit or any(t.suspect for t in
+                                                        self.in_flight.values()):
+                    break
+                task = queue.popleft()
+                if task.ready > now or (task.suspect and self.in_flight):
+                    queue.append(task)
+                    continue
+                X = self.X[self.uniq[task.rows]]
+                try:
+                    fut = backend.submit(run_batch, payload, X)
+                except cf.BrokenExecutor:
+                    queue.appendleft(task)
+                    self._recover_pool(backend, queue)
+                    break
+                self.in_flight[fut] = task
+            if not self.in_flight:
+                if queue:
+                    time.sleep(min(0.05, max(0.0, min(t.ready for t in queue) - now)))
+                continue
+            done, _ = cf.wait(list(self.in_flight), timeout=0.5,
+                              return_when=cf.FIRST_COMPLETED)
+            if self.store is not None and time.monotonic() - last_beat > heartbeat:
+                self.store.heartbeat(self.owner)
+                last_beat = time.monotonic()
+            for fut in done:
+                task = self.in_flight.pop(fut, None)
+                if task is None:  # re-queued after the pool was replaced
+                    continue
+                try:
+                    res = fut.result()
+                except cf.CancelledError:
+                    continue
+                except cf.BrokenExecutor:
+                    # a worker process died: blame the task only if it ran alone
+                    if not task.suspect:
+                        task.suspect = True
+                        queue.appendleft(task)
+                        self._recover_pool(backend, queue)
+                        continue
+                    res = ("fail", "worker_died", "BrokenProcessPool",
+                           "the worker process died while evaluating this input (crash, "
+                           "os._exit or the OOM killer)", None, {}, True, None, None, None)
+                    self._recover_pool(backend, queue)
+                except Exception as exc:  # e.g. dask's KilledWorker
+                    kind = "worker_killed" if type(exc).__name__ == "KilledWorker" \
+                        else "executor_error"
+                    res = ("fail", kind, type(exc).__name__, str(exc) or kind, None, {}, True,
+                           None, None, None)
+                self._handle(task, res, queue)
+
+    def _recover_pool(self, backend, queue: deque) -> None:
+        """A worker process died: re-queue what was in flight (as suspects) on a fresh pool."""
+        lost = list(self.in_flight.values())
+        self.in_flight.clear()
+        if not backend.restart():
+            raise ModelEvaluationError("The executor broke (a worker process died) and "
+                                       "uqkit cannot restart an executor it did not create.")
+        for task in lost:
+            task.suspect = True
+            queue.appendleft(task)
+
+    # -- results ------------------------------------------------------------------------------
+    def _handle(self, task: _Task, res: tuple, queue: deque) -> None:
+        rows = task.rows
+        self.uattempts[rows] += 1
+        self.new[rows] = True
+        if res[0] == "ok":
+            _, Y, duration, host, pid = res
+            Y = np.asarray(Y, dtype=float)
+            want = (len(rows), self.m)
+            if Y.shape != want and not (self.m == 1 and Y.shape == (len(rows),)):
+                res = ("fail", "shape_mismatch", "EvaluationFailure",
+                       f"the model returned shape {Y.shape} vs expected {want}", None,
+                       {"returned": list(Y.shape), "expected": list(want)}, False, duration,
+                       host, pid)
+            else:
+                self._record_ok(task, Y.reshape(want), duration, host, pid)
+                return
+        self._record_failure(task, res, queue)
+
+    def _record_ok(self, task, Y, duration, host, pid) -> None:
+        rows = task.rows
+        finite = np.isfinite(Y).all(axis=1)
+        status = np.where(finite, "ok", "nonfinite").astype(object)
+        if self.store is not None:
+            self.store.put_results(
+                self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]], Y, status,
+                attempts=self.uattempts[rows].tolist(), duration=duration, host=host, pid=pid)
+        self.uY[rows] = Y
+        self.ustatus[rows] = status
+        if self.bar is not None:
+            self.bar.update(len(rows))
+        if finite.all() or self.runner.allow_nonfinite:
+            self.consecutive_failures = 0
+            return
+        bad = rows[~finite]
+        for u in bad:
+            self.uerrors[u] = "nonfinite: the model returned NaN or infinite outputs"
+        if finite.any():
+            self.consecutive_failures = 0
+        self.consecutive_failures += len(bad)
+        if self.runner.on_failure == "raise" and self.stop_error is None:
+            u = int(bad[0])
+            self.stop_error = ModelEvaluationError(
+                f"Model {self.name!r} returned non-finite outputs on row {int(self.uniq[u])} "
+                f"(inputs {self.row_inputs(u)}): {self.uY[u].tolist()}. The raw values are "
+                "stored; pass on_failure='skip' or 'nan' to continue, or "
+                "allow_nonfinite=True to accept them.", row=int(self.uniq[u]),
+                inputs=self.row_inputs(u), kind="nonfinite")
+        self._check_breaker()
+
+    def _record_failure(self, task, res, queue) -> None:
+        _, kind, etype, message, tb, details, retryable, duration, host, pid = res
+        rows = task.rows
+        runner = self.runner
+        if len(rows) > 1 and runner.on_failure != "raise":
+            # a failed vectorized batch: bisect to isolate the failing rows
+            if self.store is not None:
+                self.store.put_failure(self.ident["id"], self.ukeys(rows),
+                                       self.X[self.uniq[rows]], attempt=task.attempt,
+                                       final=False, kind=kind, error_type=etype,
+                                       message=message, traceback=tb, details=details,
+                                       duration=duration, host=host, pid=pid)
+            self.uattempts[rows] -= 1
+            half = len(rows) // 2
+            queue.appendleft(_Task(rows[half:], task.attempt))
+            queue.appendleft(_Task(rows[:half], task.attempt))
+            return
+        final = not (retryable and task.attempt <= runner.retries) or \
+            self.stop_error is not None
+        if self.store is not None:
+            self.store.put_failure(
+                self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]],
+                attempt=int(self.prev_attempts[rows[0]] + task.attempt), final=final, kind=kind,
+                error_type=etype, message=message, traceback=tb, details=details,
+                duration=duration, host=host, pid=pid,
+                attempts=self.uattempts[rows].tolist())
+        if not final:
+            # retry this input next (after the backoff), before moving on: a dead model
+            # then trips the circuit breaker after K inputs, not after the whole design
+            delay = runner.retry_backoff * 2 ** (task.attempt - 1)
+            queue.appendleft(_Task(rows, task.attempt + 1, time.monotonic() + delay))
+            return
+        text = f"{kind}: {etype}: {message}"
+        tail = (details or {}).get("stderr_tail")
+        for u in rows:
+            self.ustatus[u] = "failed"
+            self.uerrors[u] = text
+        if self.bar is not None:
+            self.bar.update(len(rows))
+        self.consecutive_failures += len(rows)
+        if runner.on_failure == "raise" and self.stop_error is None:
+            u = int(rows[0])
+            where = f" Traceback and details are in the failures table of {self.store.path}." \
+                if self.store is not None else ""
+            msg = (f"Model {self.name!r} failed on row {int(self.uniq[u])} (inputs "
+                   f"{self.row_inputs(u)}) after {task.attempt} attempt(s): {text}")
+            if tail:
+                msg += f"\nstderr tail:\n{str(tail)[-2000:]}"
+            if tb and self.store is None and kind == "exception":
+                msg += f"\n{tb}"
+            self.stop_error = ModelEvaluationError(
+                msg + where, row=int(self.uniq[u]), inputs=self.row_inputs(u), kind=kind,
+                details={"error_type": etype, "message": message, "traceback": tb,
+                         **(details or {})})
+        self._check_breaker()
+
+    def _check_breaker(self) -> None:
+        k = self.runner.max_consecutive_failures
+        if self.consecutive_failures >= k and self.stop_error is None:
+            last = next((e for e in reversed(self.uerrors) if e), "")
+            self.stop_error = ModelEvaluationError(
+                f"Circuit breaker: {self.consecutive_failures} consecutive evaluations of model "
+                f"{self.name!r} failed (max_consecutive_failures={k}); stopping the study. "
+                f"Last error: {last}. Completed results are stored; fix the model and rerun.",
+                kind="circuit_breaker")
+
+    def _abort(self) -> None:
+        """Interrupted (Ctrl-C, SIGTERM, error): cancel queued work, mark in-flight rows."""
+        inflight_rows = []
+        for fut, task in list(self.in_flight.items()):
+            fut.cancel()
+            inflight_rows.extend(task.rows.tolist())
+        self.in_flight.clear()
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.release(self.owner, [
+                    (self.keys[self.uniq[u]], self.ident["id"], self.X[self.uniq[u]])
+                    for u in inflight_rows])
+
+    def _result(self) -> Evaluations:
+        n = self.n
+        Y = np.full((n, self.m), np.nan)
+        status = np.full(n, "invalid", dtype=object)
+        errors: list[str | None] = ["outside the parameters' support"] * n
+        where = np.full(len(self.rep), -1, dtype=np.intp)
+        pos = {int(i): j for j, i in enumerate(self.uniq)}
+        valid = self.rep >= 0
+        where[valid] = [pos[int(r)] for r in self.rep[valid]]
+        Y[valid] = self.uY[where[valid]]
+        status[valid] = self.ustatus[where[valid]]
+        for i in np.flatnonzero(valid):
+            errors[i] = self.uerrors[where[i]]
+        ok = status == "ok"
+        if self.runner.allow_nonfinite:
+            ok |= status == "nonfinite"
+        n_new = int(self.new.sum())
+        keys = tuple(k.hex() for k in self.keys) if self.store is not None else None
+        return Evaluations(
+            X=self.X, Y=Y, ok=ok, status=status.astype(str), errors=tuple(errors), keys=keys,
+            n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
+            inputs=tuple(self.model.inputs), outputs=tuple(self.model.outputs),
+            model_name=self.name)
+
+
+def evaluate(model: Any, X: Any, **options: Any) -> Evaluations:
+    """Evaluate ``model`` on ``X`` once, with a temporary :class:`Runner`.
+
+    ``options`` are :class:`Runner`'s arguments (``executor``, ``store``,
+    ``on_failure``, ...) plus ``parameters`` and ``on_invalid`` of
+    :meth:`Runner.evaluate`. A process pool started here is shut down on return.
+    """
+    eval_opts = {k: options.pop(k) for k in ("parameters", "on_invalid") if k in options}
+    try:
+        runner = Runner(**options)
+    except TypeError as exc:
+        raise InvalidParameterError(f"evaluate got an unknown option: {exc}") from None
+    with runner:
+        return runner.evaluate(model, X, **eval_opts)
