@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = ["Kernel", "fit_mixture", "mixture_logpdf"]
 
@@ -30,13 +29,25 @@ _DEFENSIVE_WEIGHT = 0.1
 _DEFENSIVE_SCALE = 2.0
 
 
+RANDOM_WALK, INDEPENDENCE, LOCAL_WALK = 0, 1, 2
+MOVE_NAMES = ("random_walk", "independence", "local_walk")
+
+
 @dataclass
 class Kernel:
-    """Adaptable proposal state (arrays only, so it checkpoints as data)."""
+    """Adaptable proposal state (arrays only, so it checkpoints as data).
+
+    Moves: a random walk with the pooled covariance (``RANDOM_WALK``), an
+    independence draw from the fitted mixture (``INDEPENDENCE``), and a
+    local random walk whose covariance is that of a mixture component drawn
+    by its responsibility at the current point (``LOCAL_WALK``; the proposal
+    density ratio is included, so it follows curved posteriors exactly).
+    """
 
     chol: np.ndarray            # (d, d) Cholesky factor of the random-walk covariance
     log_scale: float            # Robbins-Monro factor on top of 2.38 / sqrt(d)
-    p_independence: float       # probability of an independence move (0 before a fit)
+    log_scale_local: float      # the same for the local walk
+    probs: np.ndarray           # (3,) move probabilities
     mix_weights: np.ndarray     # (K,)
     mix_means: np.ndarray       # (K, d)
     mix_chols: np.ndarray       # (K, d, d)
@@ -44,9 +55,13 @@ class Kernel:
     @classmethod
     def initial(cls, X: np.ndarray) -> Kernel:
         d = X.shape[1]
-        return cls(chol=_chol(_robust_cov(X)), log_scale=0.0, p_independence=0.0,
-                   mix_weights=np.ones(1), mix_means=np.zeros((1, d)),
-                   mix_chols=np.eye(d)[None])
+        return cls(chol=_chol(_robust_cov(X)), log_scale=0.0, log_scale_local=0.0,
+                   probs=np.array([1.0, 0.0, 0.0]), mix_weights=np.ones(1),
+                   mix_means=np.zeros((1, d)), mix_chols=np.eye(d)[None])
+
+    @property
+    def p_independence(self) -> float:
+        return float(self.probs[INDEPENDENCE])
 
     def mix_inverse(self) -> tuple[np.ndarray, np.ndarray]:
         """Inverse Cholesky factors and log-determinants of the mixture (cached)."""
@@ -58,39 +73,73 @@ class Kernel:
         return self._inv
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"k_chol": self.chol, "k_scalars": np.array([self.log_scale, self.p_independence]),
+        return {"k_chol": self.chol,
+                "k_scalars": np.array([self.log_scale, self.log_scale_local]),
+                "k_probs": self.probs,
                 "k_mix_weights": self.mix_weights, "k_mix_means": self.mix_means,
                 "k_mix_chols": self.mix_chols}
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> Kernel:
         return cls(chol=np.array(a["k_chol"]), log_scale=float(a["k_scalars"][0]),
-                   p_independence=float(a["k_scalars"][1]),
+                   log_scale_local=float(a["k_scalars"][1]), probs=np.array(a["k_probs"]),
                    mix_weights=np.array(a["k_mix_weights"]), mix_means=np.array(a["k_mix_means"]),
                    mix_chols=np.array(a["k_mix_chols"]))
 
     def propose(self, X: np.ndarray, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Proposals for every walker: ``(Y, log q-ratio, is_independence)``.
+        """Proposals for every walker: ``(Y, log q-ratio, move kind)``.
 
-        The same amount of randomness is drawn whatever the move, so runs are
+        The same amount of randomness is drawn whatever the moves, so runs are
         reproducible step by step.
         """
         n, d = X.shape
         u = rng.random(n)
         z = rng.standard_normal((n, d))
         comp_u = rng.random(n)
-        ind = u < self.p_independence
+        cum = np.cumsum(self.probs)
+        kind = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), 2)
         step = math.exp(self.log_scale) * 2.38 / math.sqrt(d)
         Y = X + step * (z @ self.chol.T)
         logq = np.zeros(n)
+        ind = kind == INDEPENDENCE
         m = int(ind.sum())
         if m:
             Yi = self._draw_mixture(z[ind], comp_u[ind])
             Y[ind] = Yi
             lq = mixture_logpdf(np.concatenate([X[ind], Yi]), self)
             logq[ind] = lq[:m] - lq[m:]
-        return Y, logq, ind
+        loc = kind == LOCAL_WALK
+        if loc.any():
+            Y[loc], logq[loc] = self._local_walk(X[loc], z[loc], comp_u[loc])
+        return Y, logq, kind
+
+    def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log responsibilities (K, n) of the core mixture, and its inverse factors."""
+        d = X.shape[1]
+        inv, logdet = self.mix_inverse()
+        D = X[None, :, :] - self.mix_means[:, None, :]
+        r = np.einsum("kij,knj->kni", inv, D)
+        logp = (np.log(self.mix_weights)[:, None] - logdet[:, None]
+                - 0.5 * np.einsum("kni,kni->kn", r, r) - 0.5 * d * math.log(2 * math.pi))
+        top = logp.max(axis=0)
+        top = np.where(np.isfinite(top), top, 0.0)
+        return logp - (top + np.log(np.exp(logp - top).sum(axis=0))), inv, logdet
+
+    def _local_walk(self, X, z, u):
+        n, d = X.shape
+        K = len(self.mix_weights)
+        lr_x, inv, logdet = self._components(X)
+        cum = np.cumsum(np.exp(lr_x), axis=0)
+        k = np.minimum((cum < u * cum[-1]).sum(axis=0), K - 1)
+        s = math.exp(self.log_scale_local) * 2.38 / math.sqrt(d)
+        Y = X + s * np.einsum("nij,nj->ni", self.mix_chols[k], z)
+        lr_y, _, _ = self._components(Y)
+        r = np.einsum("kij,nj->kni", inv, (Y - X) / s)
+        logphi = -logdet[:, None] - 0.5 * np.einsum("kni,kni->kn", r, r)
+        a = lr_y + logphi
+        b = lr_x + logphi
+        return Y, _lse(a) - _lse(b)
 
     def _draw_mixture(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
         K = len(self.mix_weights)
@@ -101,6 +150,12 @@ class Kernel:
         scale = np.where(k >= K, _DEFENSIVE_SCALE, 1.0)
         kk = k % K
         return self.mix_means[kk] + scale[:, None] * np.einsum("nij,nj->ni", self.mix_chols[kk], z)
+
+
+def _lse(a: np.ndarray) -> np.ndarray:
+    top = a.max(axis=0)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.exp(a - top).sum(axis=0))
 
 
 def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
@@ -120,11 +175,6 @@ def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
     top = both.max(axis=0)
     top = np.where(np.isfinite(top), top, 0.0)
     return top + np.log(np.exp(both - top).sum(axis=0))
-
-
-def _solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    from scipy.linalg import solve_triangular
-    return solve_triangular(L, B, lower=True, check_finite=False)
 
 
 def _robust_cov(X: np.ndarray) -> np.ndarray:
@@ -155,7 +205,8 @@ def pooled_cholesky(X: np.ndarray) -> np.ndarray:
 
 
 def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int = 8,
-                n_iter: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                n_iter: int = 40, sizes: tuple[int, ...] = (1, 2, 4, 8),
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian mixture by EM with k-means++ starts; the number of components by BIC.
 
     Returns ``(weights, means, cholesky factors)``. Candidate sizes are 1, 2,
@@ -164,7 +215,7 @@ def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int 
     """
     n, d = X.shape
     best = None
-    for K in (1, 2, 4, 8):
+    for K in sizes:
         if K > max_components or (K > 1 and n < 10 * d * K):
             break
         fit = _em(X, K, rng, n_iter)
@@ -205,20 +256,20 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
         logp = np.empty((n, K))
         for k in range(K):
             D = X - mu[k]
-            C = (R[:, k, None] * D).T @ D / Nk[k]
+            C = np.einsum("n,ni,nj->ij", R[:, k], D, D) / Nk[k]
             C = C + np.eye(d) * 1e-9 * max(float(np.trace(C)) / d, 1e-300)
             try:
                 L = np.linalg.cholesky(C)
             except np.linalg.LinAlgError:
                 return None
             chols[k] = L
-            r = _solve_lower(L, D.T)
-            logp[:, k] = (math.log(w[k]) - 0.5 * np.sum(r * r, axis=0)
+            r = np.einsum("ij,nj->ni", np.linalg.inv(L), D)  # no BLAS threads on tall arrays
+            logp[:, k] = (math.log(w[k]) - 0.5 * np.einsum("ni,ni->n", r, r)
                           - np.sum(np.log(np.diag(L))) - 0.5 * d * math.log(2 * math.pi))
-        tot = logsumexp(logp, axis=1)
+        tot = _lse(logp.T)
         ll = float(tot.sum())
         R = np.exp(logp - tot[:, None])
-        if ll - prev < 1e-6 * abs(ll):
+        if ll - prev < 1e-5 * abs(ll):
             break
         prev = ll
     return ll, w, mu, chols

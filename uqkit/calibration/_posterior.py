@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_int, normalize_rng
+from ._moves import MOVE_NAMES
 from ._target import evaluate_batch
 
 __all__ = ["Posterior"]
@@ -47,6 +48,8 @@ class Posterior:
         ``"plain"``, ``"delayed_acceptance"`` or ``"approximate"``.
     acceptance_rate : float
         Post-warm-up acceptance rate.
+    move_probabilities : dict
+        Probabilities of the sampler's moves chosen during warm-up.
     """
 
     samples: pd.DataFrame
@@ -66,7 +69,7 @@ class Posterior:
     mode: str
     target_ess: float | None
     acceptance_rate: float
-    p_independence: float
+    move_probabilities: dict[str, float]
     subchain_length: int
     resumed_at: int | None
     _problem: Any = field(default=None, repr=False)
@@ -89,8 +92,8 @@ class Posterior:
         r_hat = pd.Series(diag["r_hat"], index=list(names), name="r_hat")
         target = settings.target_ess
         converged = bool(
-            n >= 4 and target is not None and np.nanmin(ess_bulk.values) >= target
-            and np.nanmax(r_hat.values) < 1.01)
+            n >= 4 and target is not None and _min(ess_bulk.values) >= target
+            and _max(r_hat.values) < 1.01)
         acc = result.accepted[nw:]
         post = cls(
             samples=samples, chain=chain,
@@ -102,7 +105,7 @@ class Posterior:
             n_surrogate_evaluations=int(result.n_surrogate_evaluations), n_warmup=nw,
             n_walkers=W, mode=settings.mode, target_ess=target,
             acceptance_rate=float(acc.mean()) if acc.size else float("nan"),
-            p_independence=float(result.p_independence),
+            move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
             _problem=problem, _runner=runner)
         post._predictive.update(_predictive_draws(post, result, rng))
@@ -190,8 +193,8 @@ class Posterior:
     def __repr__(self) -> str:
         status = "converged" if self.converged else f"NOT converged ({self.stop_reason})"
         head = (f"Posterior({len(self.names)} parameters, {self.n_walkers} walkers x "
-                f"{self.n_draws} draws, {status}, min ESS {np.nanmin(self.ess_bulk.values):.0f}, "
-                f"max R-hat {np.nanmax(self.r_hat.values):.3f}, "
+                f"{self.n_draws} draws, {status}, min ESS {_min(self.ess_bulk.values):.0f}, "
+                f"max R-hat {_max(self.r_hat.values):.3f}, "
                 f"{self.n_model_evaluations} model evaluations")
         if self.mode != "plain":
             head += f", {_MODE_LABEL[self.mode]}"
@@ -222,6 +225,16 @@ class Posterior:
         """
         from ._report import write_report
         return write_report(self, path)
+
+
+def _min(a) -> float:
+    a = np.asarray(a, float)
+    return float(np.min(a)) if a.size and not np.isnan(a).any() else float("nan")
+
+
+def _max(a) -> float:
+    a = np.asarray(a, float)
+    return float(np.max(a)) if a.size and not np.isnan(a).any() else float("nan")
 
 
 def _predictive_draws(post: Posterior, result, rng) -> dict[str, Any]:

@@ -29,17 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from ._moves import Kernel, fit_mixture, pooled_cholesky
+from ._moves import INDEPENDENCE, LOCAL_WALK, RANDOM_WALK, Kernel, fit_mixture, pooled_cholesky
 from ._target import LogPosterior
 
 __all__ = ["Settings", "RunResult", "Driver", "diagnose"]
 
 CHUNK = 128          # steps per stored chain chunk
 MAX_SNAPSHOTS = 64   # posterior-predictive snapshots kept (thinned by doubling)
-_FIT_POINTS = 4000   # history points used to fit the independence mixture
+_FIT_POINTS = 2000   # history points used to fit the independence mixture
 _ACC_TARGET = 0.234
+_MIN_PROB = 0.05
 import os
-P_IND_MAX = float(os.environ.get('PMAX', 0.9))
+_MAX_INDEPENDENCE = float(os.environ.get('PMAX', 0.5))
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class RunResult:
     n_evaluations: int
     n_surrogate_evaluations: int
     subchain_length: int
-    p_independence: float
+    move_probabilities: np.ndarray
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     resumed_at: int | None = None
 
@@ -116,7 +117,7 @@ class Driver:
         self.hind: list[np.ndarray] = []
         self.snapshots: dict[int, np.ndarray] = {}
         self.snap_thin = 1
-        self.stats = np.zeros(4)  # esjd sum / count for independence and random-walk moves
+        self.stats = np.zeros(6)  # squared-jump sum and count per move kind
         self.next_check = settings.n_warmup + 20
         self.diagnostics: dict[str, Any] = {}
         self.stop_reason = ""
@@ -200,7 +201,7 @@ class Driver:
     def _da_step(self) -> None:
         W, rng = self.W, self.rng
         Z, sz = self.X.copy(), self.slp.copy()
-        any_ind = np.zeros(W, dtype=bool)
+        any_ind = np.zeros(W, dtype=np.int8)
         for _ in range(self.L):
             Yp, logq, ind = self.kernel.propose(Z, rng)
             lpy, lly, _ = self.surr(Yp)
@@ -209,7 +210,7 @@ class Driver:
                 logr = new - sz + logq
             a = np.log(rng.random(W)) < np.nan_to_num(logr, nan=-np.inf)
             Z[a], sz[a] = Yp[a], new[a]
-            any_ind |= ind & a
+            any_ind[a] = ind[a]
         moved = np.any(Z != self.X, axis=1)
         u2 = np.log(rng.random(W))
         acc = np.zeros(W, dtype=bool)
@@ -232,17 +233,22 @@ class Driver:
         self.hlp.append(self.lp.copy())
         self.hll.append(self.ll.copy())
         self.hacc.append(acc.copy())
-        self.hind.append(ind.copy())
+        self.hind.append(np.asarray(ind, dtype=np.int8).copy())
 
     # ------------------------------------------------------------------ warm-up
     def _adapt_stats(self, Yp, acc, ind) -> None:
         jump = np.linalg.solve(self.kernel.chol, (Yp - self.X).T).T
         sq = np.where(acc, np.sum(jump * jump, axis=1), 0.0)
-        self.stats += [sq[ind].sum(), ind.sum(), sq[~ind].sum(), (~ind).sum()]
-        rw = ~ind
-        if rw.any():  # Robbins-Monro on the random-walk acceptance rate
-            gain = (self.t + 1) ** -0.6
+        for k in (RANDOM_WALK, INDEPENDENCE, LOCAL_WALK):
+            sel = ind == k
+            self.stats[2 * k] += sq[sel].sum()
+            self.stats[2 * k + 1] += sel.sum()
+        gain = (self.t + 1) ** -0.6  # Robbins-Monro on the random-walk acceptance rates
+        rw, loc = ind == RANDOM_WALK, ind == LOCAL_WALK
+        if rw.any():
             self.kernel.log_scale += gain * (float(acc[rw].mean()) - _ACC_TARGET)
+        if loc.any():
+            self.kernel.log_scale_local += gain * (float(acc[loc].mean()) - _ACC_TARGET)
 
     def _window(self, t: int) -> np.ndarray:
         pts = np.concatenate(self.hx[t // 2: t], axis=0)
@@ -273,16 +279,22 @@ class Driver:
         pts = self._window(t)
         if len(pts) < 10 * self.d + 10:
             return
-        w, mu, L = fit_mixture(pts, self.rng)
+        K = len(self.kernel.mix_weights)
+        sizes = (1, 2, 4, 8) if first else tuple(sorted({max(K // 2, 1), K, min(2 * K, 8)}))
+        w, mu, L = fit_mixture(pts, self.rng, sizes=sizes)
         k = self.kernel
         if first:
-            k.p_independence = 0.5
-        else:
-            esjd_ind = self.stats[0] / max(self.stats[1], 1)
-            esjd_rw = self.stats[2] / max(self.stats[3], 1)
-            total = esjd_ind + esjd_rw
-            p = esjd_ind / total if total > 0 else 0.5
-            k.p_independence = float(np.clip(p, 0.1, P_IND_MAX))
+            k.probs = np.full(3, 1 / 3)
+        else:  # weights by expected squared jump distance per proposal, with floors
+            esjd = self.stats[0::2] / np.maximum(self.stats[1::2], 1)
+            p = esjd / esjd.sum() if esjd.sum() > 0 else np.full(3, 1 / 3)
+            p = np.maximum(p, _MIN_PROB)
+            p = p / p.sum()
+            if p[INDEPENDENCE] > _MAX_INDEPENDENCE:  # keep local exploration of the tails
+                rest = 1 - p[INDEPENDENCE]
+                p = p * (1 - _MAX_INDEPENDENCE) / rest
+                p[INDEPENDENCE] = _MAX_INDEPENDENCE
+            k.probs = p
         k.mix_weights, k.mix_means, k.mix_chols = w, mu, L
         self.stats[:] = 0
 
@@ -333,11 +345,11 @@ class Driver:
             chain=x, log_posterior=np.stack(self.hlp) if self.hlp else np.empty((0, self.W)),
             log_likelihood=np.stack(self.hll) if self.hll else np.empty((0, self.W)),
             accepted=np.stack(self.hacc) if self.hacc else np.empty((0, self.W), bool),
-            independence=np.stack(self.hind) if self.hind else np.empty((0, self.W), bool),
+            independence=np.stack(self.hind) if self.hind else np.empty((0, self.W), np.int8),
             n_warmup=nw, stop_reason=self.stop_reason, diagnostics=self.diagnostics,
             n_evaluations=self.full.n_evaluations,
             n_surrogate_evaluations=self.surr.n_evaluations if self.surr is not None else 0,
-            subchain_length=self.L, p_independence=self.kernel.p_independence,
+            subchain_length=self.L, move_probabilities=self.kernel.probs.copy(),
             snapshots=dict(self.snapshots), resumed_at=self.resumed_at)
 
     # ------------------------------------------------------------------ checkpoints
@@ -413,10 +425,10 @@ class Driver:
             self.hlp.append(np.array(part["lp"][i]))
             self.hll.append(np.array(part["ll"][i]))
             self.hacc.append(np.asarray(part["acc"][i]) > 0.5)
-            self.hind.append(np.asarray(part["ind"][i]) > 0.5)
+            self.hind.append(np.asarray(part["ind"][i]).astype(np.int8))
 
 
 def _fit_steps(n_warmup: int) -> tuple[int, ...]:
     """Warm-up steps after which the independence mixture is (re)fitted."""
     return tuple(sorted({max(int(f * n_warmup), 2 + i)
-                         for i, f in enumerate(np.linspace(0.2, 0.95, 10))}))
+                         for i, f in enumerate(np.linspace(0.2, 0.95, 6))}))
