@@ -171,8 +171,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     elif isinstance(surrogate, str) and surrogate != "pce":
         fail("calibrate", "surrogate", "a fitted surrogate model, 'pce' or None", surrogate)
     if isinstance(surrogate, str):
-        import uqkit
-        if not hasattr(uqkit, "fit_pce") or not _has_pce():
+        if not _has_pce():
             raise InvalidParameterError(
                 "The 'surrogate' parameter of calibrate is 'pce' but uqkit.fit_pce is not "
                 "available in this installation. Pass a fitted surrogate model instead.")
@@ -195,13 +194,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     if surrogate is not None:
         mode = surrogate_mode
         if isinstance(surrogate, str):
-            import uqkit
-            full_runner_count = LogPosterior(problem, model, runner)
-            n_pce = max(8 * (d + 1) ** 2, 64)
-            surrogate_model = uqkit.fit_pce(model, problem.parameters.subset(model.inputs),
-                                            n=n_pce, rng=rng)
-            n_fit = int(getattr(surrogate_model, "n_model_evaluations", n_pce))
-            del full_runner_count
+            surrogate_model, n_fit = _fit_pce(model, problem, runner, rng)
         else:
             surrogate_model = surrogate
     settings = Settings(n_walkers=n_walkers, n_warmup=n_warmup, max_steps=n_steps,
@@ -226,11 +219,28 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
 
 
 def _has_pce() -> bool:
-    try:
-        import uqkit.pce as pce
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("uqkit.pce") is None:
         return False
+    import uqkit.pce as pce
     return hasattr(pce, "fit_pce")
+
+
+def _fit_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generator):
+    """Fit ``uqkit.fit_pce`` on prior samples of the model inputs (``surrogate="pce"``)."""
+    import inspect
+
+    from ..pce import fit_pce
+    d = len(model.inputs)
+    n = max(10 * (d + 1) ** 2, 100)
+    kwargs: dict[str, Any] = {"n": n, "rng": rng}
+    try:
+        if "runner" in inspect.signature(fit_pce).parameters and runner is not None:
+            kwargs["runner"] = runner
+    except (TypeError, ValueError):  # pragma: no cover
+        pass
+    pce = fit_pce(model, problem.parameters.subset(model.inputs), **kwargs)
+    return pce, int(getattr(pce, "n_model_evaluations", n))
 
 
 def _check_surrogate(surrogate: Any, model: Any, problem: Any) -> None:
