@@ -67,6 +67,7 @@ def test_command_model_served_and_used_remotely(tmp_path):
         with pytest.raises(uqkit.EvaluationFailure) as info:
             remote([[1.5, 2.0, 1]])
         assert "nonzero_exit" in str(info.value) and "exited with code 3" in str(info.value)
+        assert info.value.kind == "nonzero_exit" and info.value.retryable  # kept end to end
         assert umbridge.HTTPModel(srv.url, "forward")([[1.0, 1.0, 0.0]]) == [[2.0, 1.0]]
 
 

@@ -304,9 +304,12 @@ class UMBridgeModel:
         tail = exc.body[-2048:].decode("utf-8", errors="replace")
         if err is not None:
             etype, msg = str(err.get("type", "")), str(err.get("message", ""))
-            kind = "invalid_input" if etype == "InvalidInput" else "http_error"
+            kind, retryable = ("invalid_input" if etype == "InvalidInput" else "http_error"), False
+            if etype == "ModelError" and isinstance(err.get("kind"), str) and err["kind"]:
+                # a uqkit server: keep the remote classification (timeout, nonzero_exit...)
+                kind, retryable = err["kind"], bool(err.get("retryable", False))
             return EvaluationFailure(
-                kind, f"{self.url}: HTTP {exc.status} {etype}: {msg}", retryable=False,
+                kind, f"{self.url}: HTTP {exc.status} {etype}: {msg}", retryable=retryable,
                 status=exc.status, error_type=etype, body_tail=tail)
         return EvaluationFailure(
             "http_error", f"{self.url}: HTTP {exc.status} without a JSON error body "
