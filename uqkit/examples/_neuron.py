@@ -168,8 +168,9 @@ def hodgkin_huxley(*, duration: float = 100.0, dt: float = 0.025,
     --------
     >>> import uqkit
     >>> model, params, _ = uqkit.examples.hodgkin_huxley()
-    >>> model([[10.0, 120.0, 36.0, 0.3]])[0, :3]  # spikes, rate (Hz), peak (mV)
-    array(...)
+    >>> spikes, rate, v_peak = model([[10.0, 120.0, 36.0, 0.3]])[0, :3]
+    >>> int(spikes), round(rate)  # 7 spikes in 100 ms at 68 Hz
+    (7, 68)
     """
     duration = check_real("hodgkin_huxley", "duration", duration, positive=True)
     dt = check_real("hodgkin_huxley", "dt", dt, positive=True)
