@@ -367,7 +367,7 @@ def _parameters(c: _Checker, p: Any, model: dict) -> dict[str, dict[str, Any]]:
             raise c.err((*key, "dist"), f"must be one of {', '.join(DISTRIBUTIONS)}, "
                         f"got {dist!r}")
         args = {}
-        for an, av in spec.items():
+        for an in spec:
             if an == "dist":
                 continue
             if not _IDENT.match(an):
