@@ -247,6 +247,18 @@ def prepare(study: Study) -> Prepared:
         params = Parameters({n: params[n] for n in model.inputs})
     prep = Prepared(study, model, params, base)
     if "calibrate" in study.analyses:
+        fixed = study.analyses["calibrate"]["fixed"]
+        for name, value in fixed.items():
+            if name not in params.names:
+                raise study.error(("analyses", "calibrate", "fixed", name),
+                                  f"must name a parameter ({', '.join(params.names)})")
+            lo, hi = params[name].support
+            if not lo <= value <= hi:
+                raise study.error(("analyses", "calibrate", "fixed", name),
+                                  f"must lie in the support [{lo:g}, {hi:g}], got {value!r}")
+        if len(fixed) >= len(params):
+            raise study.error(("analyses", "calibrate", "fixed"), "must leave at least one "
+                              "parameter to calibrate")
         prep.data = _read_data(study, model)
         try:
             import uqkit
@@ -372,8 +384,14 @@ def execute(prep: Prepared, runner: Any, *, log: Callable[[str], None] = lambda 
         kw = {k: s[k] for k in ("n_walkers", "n_steps", "max_evaluations") if k in s}
         data = prep.data
         data = data.iloc[0] if len(data) == 1 else data
+        cal_model, prior = model, params
+        if s["fixed"]:  # calibrate the others; the fixed inputs enter as constants
+            free = tuple(n for n in params.names if n not in s["fixed"])
+            cal_model = DerivedModel(model, free, {k: repr(float(v))
+                                                   for k, v in s["fixed"].items()})
+            prior = params.subset(free)
         results.append(uqkit.calibrate(
-            model, params, data, noise=uqkit.Gaussian(s["noise"]),
+            cal_model, prior, data, noise=uqkit.Gaussian(s["noise"]),
             target_ess=s["target_ess"], surrogate="pce" if s["surrogate"] == "pce" else None,
             rng=seed, runner=runner, **kw))
     return results

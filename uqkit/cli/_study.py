@@ -445,16 +445,28 @@ def _analyses(c: _Checker, a: Any) -> dict[str, dict[str, Any]]:
             raise c.err((*k, "pce", "validation"), "must be 0 (none) or at least 2 points")
     if "calibrate" in a:
         s = c.table(a["calibrate"], (*k, "calibrate"),
-                    ("data", "noise", "n_walkers", "n_steps", "target_ess", "max_evaluations",
-                     "surrogate"), required=("data", "noise"))
+                    ("data", "noise", "fixed", "n_walkers", "n_steps", "target_ess",
+                     "max_evaluations", "surrogate"), required=("data", "noise"))
         cal: dict[str, Any] = {"data": c.get(s, (*k, "calibrate", "data"), "str")}
         noise = s["noise"]
-        if noise != "infer" and not (isinstance(noise, (int, float))
-                                     and not isinstance(noise, bool) and noise > 0
-                                     and noise != float("inf")):
+        if isinstance(noise, dict):
+            if not noise:
+                raise c.err((*k, "calibrate", "noise"), "must name at least one output")
+            for out_name, v in noise.items():
+                if not _positive(v):
+                    raise c.err((*k, "calibrate", "noise", out_name), "must be a positive "
+                                f"noise standard deviation, got {_short(v)}")
+        elif noise != "infer" and not _positive(noise):
             raise c.err((*k, "calibrate", "noise"), "must be a positive noise standard "
-                        f"deviation or \"infer\", got {_short(noise)}")
+                        f"deviation, a table of them by output, or \"infer\", got "
+                        f"{_short(noise)}")
         cal["noise"] = noise
+        fixed = c.get(s, (*k, "calibrate", "fixed"), "table", default={})
+        for fk in fixed:
+            if not _IDENT.match(fk):
+                raise c.err((*k, "calibrate", "fixed", fk), "is not a valid parameter name")
+            c.get(fixed, (*k, "calibrate", "fixed", fk), "number")
+        cal["fixed"] = dict(fixed)
         for key in ("n_walkers", "n_steps", "max_evaluations"):
             v = c.get(s, (*k, "calibrate", key), "int", minimum=2)
             if v is not None:
@@ -465,6 +477,10 @@ def _analyses(c: _Checker, a: Any) -> dict[str, dict[str, Any]]:
                                  choices=("pce", "none"), default="none")
         out["calibrate"] = cal
     return out
+
+
+def _positive(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf"))
 
 
 def _runner(c: _Checker, r: Any, path: Path) -> dict[str, Any]:
