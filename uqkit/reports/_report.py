@@ -56,7 +56,19 @@ def build_document(*results: Any, title: str | None = None) -> d.Document:
         sec.text("Evaluations served from a store count as model evaluations of the result "
                  "that asked for them; the store section lists what was computed.")
         doc.sections.append(sec)
+    _unique_table_names(doc)
     return doc
+
+
+def _unique_table_names(doc: d.Document) -> None:
+    """Suffix repeated table names with " (2)", " (3)"... so each names one table."""
+    seen: dict[str, int] = {}
+    for section in doc.sections:
+        for block in section.blocks:
+            if block["type"] == "table":
+                k = seen[block["name"]] = seen.get(block["name"], 0) + 1
+                if k > 1:
+                    block["name"] = f"{block['name']} ({k})"
 
 
 def write_document(doc: d.Document, path: str | os.PathLike) -> tuple[str, str]:
