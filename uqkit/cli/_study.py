@@ -221,8 +221,9 @@ def parse_study(text: str, path: str | Path = "study.toml") -> Study:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise StudyFileError(f"is not valid TOML: {exc}", key="<syntax>",
-                             line=int(m.group(1)) if m else None, path=str(path)) from None
+        line = int(m.group(1)) if m else (len(text.splitlines()) or None)
+        raise StudyFileError(f"is not valid TOML: {exc}", key="<syntax>", line=line,
+                             path=str(path)) from None
     c.table(raw, (), ("study", "model", "parameters", "derived", "analyses", "runner",
                       "report"), required=("model",))
     st = c.table(raw.get("study", {}), ("study",), ("name", "seed", "title"))
