@@ -179,6 +179,9 @@ def test_dask_worker_killed_mid_study(tmp_path):
         runner = uqkit.Runner(executor=client, store=store, progress=False)
         ev = runner.evaluate(ToyModel(log, sleep=0.03), X)
         killer.join()
+        # notebook-style lambdas travel to Dask workers too (cloudpickle)
+        lam = runner.evaluate(uqkit.as_model(lambda a, b: a * b), [[2.0, 3.0], [4.0, 5.0]])
+        np.testing.assert_array_equal(lam.Y.ravel(), [6.0, 20.0])
     assert "victim" in killed
     assert ev.ok.all() and ev.n_new == N
     np.testing.assert_array_equal(ev.Y, _reference(tmp_path))
@@ -188,4 +191,4 @@ def test_dask_worker_killed_mid_study(tmp_path):
     duplicates = len(lines) - len(set(lines))
     assert duplicates <= 2  # the killed worker's running task (and one it may have held)
     with uqkit.Store(store) as s:
-        assert (s.to_dataframe().status == "ok").sum() == N
+        assert (s.to_dataframe("toy").status == "ok").sum() == N

@@ -372,3 +372,28 @@ def test_model_with_a_given_design_and_quadrature_grid_choice():
     assert abs(q.mean["y"]) < 1e-14 and math.isclose(q.variance["y"], 0.2, rel_tol=1e-12)
     with pytest.raises(uqkit.InvalidParameterError, match="'runner'"):
         uqkit.fit_pce(model, params, n=32, runner="local")
+
+
+def test_hand_built_expansion_runs_through_the_runner():
+    # f = 2 + 3 He_1(x2) with x2 ~ N(0, 1): mean 2, variance 9, all variance from x2
+    params = uqkit.Parameters(x1=uqkit.Uniform(-1, 1), x2=uqkit.Normal(0, 1))
+    pce = uqkit.PolynomialChaos(params, ("y",), [[0, 0], [0, 1]], [[2.0], [3.0]])
+    assert pce.mean["y"] == 2.0 and pce.variance["y"] == 9.0
+    assert np.isnan(pce.loo_error["y"]) and int(pce.degree["y"]) == 1
+    X = params.sample(16, rng=0)
+    ev = uqkit.evaluate(pce, X, progress=False)
+    np.testing.assert_allclose(ev.Y[:, 0], 2 + 3 * X[:, 1], rtol=1e-14)
+    s = pce.sobol()
+    assert s.first.loc["x2", "y"] == 1.0 and s.total.loc["x1", "y"] == 0.0
+    with pytest.raises(uqkit.InvalidParameterError, match="zero index"):
+        uqkit.PolynomialChaos(params, ("y",), [[0, 1]], [[3.0]])
+
+
+def test_parameters_in_another_order_than_the_model_inputs():
+    model, params, _ = uqkit.examples.borehole()
+    shuffled = params.subset(list(params.names)[::-1])
+    pce = uqkit.fit_pce(model, shuffled, n=120, rng=0)
+    assert pce.inputs == model.inputs
+    ref = uqkit.fit_pce(model, params, n=120, rng=0)
+    X = params.sample(50, rng=3)
+    np.testing.assert_allclose(pce(X), ref(X), rtol=1e-6)

@@ -17,7 +17,7 @@ from ._bases import basis_for
 from ._blas import single_threaded_blas
 from ._chaos import PolynomialChaos
 from ._design import ProductBasis
-from ._quadrature import fit_quadrature, sparse_grid
+from ._quadrature import fit_quadrature, node_bound, sparse_grid
 from ._select import fit_regression, min_points, union
 from ._truncation import MAX_CANDIDATES, count_multi_indices
 
@@ -137,8 +137,6 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
     if runner is not None and not callable(getattr(runner, "evaluate", None)):
         fail(_FUNC, "runner", "a uqkit.Runner (or None)", type(runner).__name__)
     rng = normalize_rng(rng)
-    basis = ProductBasis(tuple(basis_for(dist) for dist in parameters.distributions))
-
     if model is not None:
         check_model(model, _FUNC)
         parameters = _match_inputs(model, parameters)
@@ -148,6 +146,7 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
             fail(_FUNC, "Y", "None when a model is given (uqkit evaluates the model)", "an array")
     elif method.startswith("quadrature"):
         fail(_FUNC, "model", "a model for quadrature (it evaluates its own grid)", None)
+    basis = ProductBasis(tuple(basis_for(dist) for dist in parameters.distributions))
 
     if method.startswith("quadrature"):
         if X is not None:
@@ -297,8 +296,9 @@ def _check_enough(method, degree, d, q_norm, max_interaction, n, arg) -> None:
         what = (f"for method='ols' with degree={degree!r} ({need - 1} basis terms)"
                 if method == "ols" else f"for method={method!r}")
         got = n if arg == "n" else f"{n} rows"
-        fail(_FUNC, arg, f"at least {need} points {what}", got,
-             "Use more points, a lower degree, q_norm < 1, or method='lars' (sparse).")
+        remedy = ("Use more points, a lower degree, q_norm < 1, or method='lars' (sparse)."
+                  if method == "ols" else "Use more points.")
+        fail(_FUNC, arg, f"at least {need} points {what}", got, remedy)
 
 
 def _fit_quadrature(model, parameters, basis, n, degree, grid, q_norm, max_interaction,
@@ -311,8 +311,8 @@ def _fit_quadrature(model, parameters, basis, n, degree, grid, q_norm, max_inter
         n = check_int(_FUNC, "n", n, minimum=1)
         degree = 0
         for p in range(1, 60):
-            if grid == "tensor" and (p + 1) ** d > n:
-                break
+            if node_bound(d, p, grid, q_norm, max_interaction) > 4 * n:
+                break  # non-nested Gauss grids share few nodes: this level cannot fit
             count = sparse_grid(basis, p, grid, q_norm, max_interaction)[0].shape[0]
             if count > n:
                 break
