@@ -253,7 +253,9 @@ def test_example_study_command_template(tmp_path):
     # deflection = P L^3 / (3 E I): mean ~ 1000 * 1.01 / (3 * 1.94e11 * 5.2e-7) ~ 3.3 mm
     assert 2.5e-3 < t[("deflection", "mean")] < 4.5e-3
     with uqkit.Store(tmp_path / "cantilever.db") as store:
-        assert store.summary()["ok"].sum() == 6 * 4 + 24
+        summary = store.summary()
+    # Morris (6 x 4 grid rows, repeats evaluated once) + 24 PCE points, no failures
+    assert 24 < summary["ok"].sum() <= 6 * 4 + 24 and summary["failed"].sum() == 0
 
 
 @pytest.mark.skipif(not (_has("serve") and _has("UMBridgeModel")),
