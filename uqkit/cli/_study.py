@@ -9,6 +9,7 @@ is found in the text (:func:`find_line`).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,26 +37,62 @@ _ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:"
 
 
 class StudyFileError(InvalidParameterError):
-    """A study file is invalid; ``key`` (dotted) and ``line`` (1-based or None) say where."""
+    """A study file is invalid.
 
-    def __init__(self, message: str, *, key: str, line: int | None, path: str = "") -> None:
+    Attributes
+    ----------
+    key : str
+        The dotted key as written in TOML (parts that are not bare keys quoted).
+    key_path : tuple of str
+        The key's parts.
+    line : int or None
+        1-based line of the key (or of its nearest parent found in the file).
+    path : str
+        The study file.
+    """
+
+    def __init__(self, message: str, *, key: str | tuple[str, ...], line: int | None,
+                 path: str = "") -> None:
+        parts = (key,) if isinstance(key, str) else tuple(key)
+        shown = show_key(parts)
         where = f"{path}:{line}" if path and line else (f"line {line}" if line else path)
-        super().__init__(f"{where}: the key '{key}' {message}" if where
-                         else f"The key '{key}' {message}")
-        self.key = key
+        super().__init__(f"{where}: the key '{shown}' {message}" if where
+                         else f"The key '{shown}' {message}")
+        self.key = shown
+        self.key_path = parts
         self.line = line
         self.path = path
 
 
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def show_key(parts: tuple[str, ...]) -> str:
+    """A dotted TOML key; parts that are not bare keys are quoted with escapes."""
+    if parts in (("<syntax>",), ("<file>",)):
+        return parts[0]
+    return ".".join(p if _BARE.match(p) else json.dumps(p) for p in parts)
+
+
 # -- finding a key's line -------------------------------------------------------------------
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEYLINE = re.compile(r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')"
-                      r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+_PART = r"(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+_HEADER = re.compile(r"^\s*\[\[?\s*(" + _PART + r"(?:\s*\.\s*" + _PART + r")*)\s*\]\]?\s*(#.*)?$")
+_KEYLINE = re.compile(r"^\s*(" + _PART + r"(?:\s*\.\s*" + _PART + r")*)\s*=")
+_PARTS = re.compile(_PART)
 
 
 def _split_key(text: str) -> list[str]:
-    parts = re.findall(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+)", text)
-    return [a or b or c for a, b, c in parts]
+    out = []
+    for tok in _PARTS.findall(text):
+        if tok.startswith('"'):
+            try:
+                tok = json.loads(tok)
+            except ValueError:
+                tok = tok[1:-1]
+        elif tok.startswith("'"):
+            tok = tok[1:-1]
+        out.append(tok)
+    return out
 
 
 def find_line(text: str, key: tuple[str, ...]) -> int | None:
@@ -80,9 +117,9 @@ def find_line(text: str, key: tuple[str, ...]) -> int | None:
             rest = line[m.end():]
             if rest.count('"""') % 2 == 1 or rest.count("'''") % 2 == 1:
                 in_multiline = True
-            # keys of an inline table on this line: {a = 1, b = 2}
-            for sub in re.findall(r"[{,]\s*([A-Za-z0-9_-]+)\s*=", rest):
-                sub_path = [*path, sub]
+            # keys of an inline table on this line: {a = 1, "b" = 2}
+            for sub in re.findall(r"[{,]\s*(" + _PART + r")\s*=", rest):
+                sub_path = [*path, *_split_key(sub)]
                 depth = _common(sub_path, key)
                 if depth == len(sub_path) and (best is None or depth > best[0]):
                     best = (depth, lineno)
@@ -125,7 +162,7 @@ class Study:
 
     def error(self, key: tuple[str, ...] | str, message: str) -> StudyFileError:
         key = tuple(key.split(".")) if isinstance(key, str) else tuple(key)
-        return StudyFileError(message, key=".".join(key), line=find_line(self.text, key),
+        return StudyFileError(message, key=key, line=find_line(self.text, key),
                               path=str(self.path))
 
     def resolve(self, value: str) -> Path:
@@ -145,7 +182,7 @@ class _Checker:
         self.text, self.path = text, path
 
     def err(self, key: tuple[str, ...], message: str) -> StudyFileError:
-        return StudyFileError(message, key=".".join(key), line=find_line(self.text, key),
+        return StudyFileError(message, key=key, line=find_line(self.text, key),
                               path=self.path)
 
     def table(self, data: Any, key: tuple[str, ...], allowed: tuple[str, ...] | None,
@@ -159,7 +196,8 @@ class _Checker:
                                    + ", ".join(allowed))
         for k in required:
             if k not in data:
-                raise self.err(key, f"needs the key '{k}'")
+                where = f" in [{show_key(key)}]" if key else ""
+                raise self.err((*key, k), f"is required{where} but missing")
         return data
 
     def get(self, data: dict, key: tuple[str, ...], kind: str, default: Any = None,
