@@ -21,6 +21,11 @@ from hypothesis import strategies as st
 
 import uqkit
 from uqkit.cli import main
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from uqkit.cli._execute import prepare
 from uqkit.cli._study import StudyFileError, find_line, load_study, parse_study
 
@@ -40,6 +45,11 @@ BASE = {
                "retries": 0},
     "report": {"path": "r.html"},
 }
+
+try:
+    uqkit.calibrate  # noqa: B018
+except (ImportError, AttributeError):  # fuzz the rest deeper until calibration is merged
+    del BASE["analyses"]["calibrate"]
 
 
 # -- a small TOML writer (tables as [headers], nested tables inline) -------------------------
@@ -149,7 +159,7 @@ def test_e8_fuzzed_study_files_fail_cleanly_before_any_model_call(doc, fuzz_dir,
         assert isinstance(exc, uqkit.InvalidParameterError)
         assert f"the key '{exc.key}'" in msg
         assert exc.key  # names a key (or <syntax> with the line tomllib gives)
-        if exc.key != "<syntax>" and exc.key_path[0] in doc:
+        if exc.key != "<syntax>" and exc.key_path[0] in tomllib.loads(text):
             assert exc.line is not None and f":{exc.line}: " in msg
             assert exc.line == find_line(text, exc.key_path)
     # every other exception type fails the test
@@ -161,12 +171,6 @@ def test_e8_the_base_study_is_valid(fuzz_dir, monkeypatch):
     monkeypatch.setenv("UQKIT_TEST_LOG", str(fuzz_dir / "calls.log"))
     path = fuzz_dir / "base.toml"
     path.write_text(to_toml(BASE), encoding="utf-8")
-    try:
-        uqkit.calibrate  # noqa: B018
-    except (ImportError, AttributeError):
-        with pytest.raises(StudyFileError, match="analyses.calibrate"):
-            prepare(load_study(path))
-        return
     prep = prepare(load_study(path))
     assert prep.model.inputs == ("x1", "x2", "x3")
 

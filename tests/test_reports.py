@@ -202,7 +202,7 @@ def test_every_numeric_cell_carries_its_exact_value(study):
     n_numeric = 0
     for t in tables:
         for row in t["rows"]:
-            for kind, text, value in row:
+            for _kind, text, value in row:
                 if value is not None:
                     n_numeric += 1
                     v = float(value)
