@@ -283,27 +283,28 @@ class _Job:
         if self.store is not None:
             self.ident = model_identity(model)
             keys = make_keys(self.ident["id"], Xc)
+            first: dict[bytes, int] = {}
+            if invalid.any():
+                rep = np.array([-1 if bad else first.setdefault(k, i)
+                                for i, (k, bad) in enumerate(zip(keys, invalid.tolist()))],
+                               dtype=np.intp)
+            else:
+                rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
+                                  dtype=np.intp, count=n)
+            self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+            self._ukeys = list(first)  # key of each unique row, in the order of uniq
         else:
+            # no store, no keys: find identical rows with one lexicographic sort
             self.ident = None
-            step = 8 * Xc.shape[1]
-            raw = Xc.tobytes()
-            keys = [raw[i:i + step] for i in range(0, len(raw), step)]
-        first: dict[bytes, int] = {}
-        if invalid.any():
-            rep = np.array([-1 if bad else first.setdefault(k, i)
-                            for i, (k, bad) in enumerate(zip(keys, invalid.tolist()))],
-                           dtype=np.intp)
-        else:
-            rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
-                              dtype=np.intp, count=n)
+            keys = None
+            rep, self.uniq = _dedupe_rows(Xc, invalid)
+            self._ukeys = []
         self.keys = keys
         self.rep = rep
-        self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
-        self._ukeys = list(first)  # key of each unique row, in the order of uniq
         self.invalid = invalid
         u = len(self.uniq)
         self.uY = np.full((u, self.m), np.nan)
-        self.ustatus = np.full(u, "pending", dtype=object)
+        self.ustatus = np.full(u, "pending", dtype="<U11")
         self.uerrors: list[str | None] = [None] * u
         self.uattempts = np.zeros(u, dtype=np.int64)
         self.prev_attempts = np.zeros(u, dtype=np.int64)
@@ -579,7 +580,7 @@ class _Job:
     def _record_ok(self, task, Y, duration, host, pid) -> None:
         rows = task.rows
         finite = np.isfinite(Y).all(axis=1)
-        status = np.where(finite, "ok", "nonfinite").astype(object)
+        status = np.where(finite, "ok", "nonfinite")
         if self.store is not None:
             self._commit(rows, Y, status, duration, host, pid)
         self.uY[rows] = Y
@@ -728,9 +729,12 @@ class _Job:
         where = np.searchsorted(self.uniq, self.rep[valid])
         Y = np.full((n, self.m), np.nan)
         Y[valid] = self.uY[where]
-        status = np.full(n, "invalid", dtype=object)
+        status = np.full(n, "invalid", dtype="<U11")
         status[valid] = self.ustatus[where]
-        if any(e is not None for e in self.uerrors):
+        has_errors = bool(np.isin(self.ustatus, ("failed", "nonfinite")).any())
+        if valid.all() and not has_errors:
+            errors = [None] * n
+        elif has_errors:
             errors: list[str | None] = ["outside the parameters' support"] * n
             for i, w in zip(np.flatnonzero(valid).tolist(), where.tolist()):
                 errors[i] = self.uerrors[w]
@@ -742,10 +746,44 @@ class _Job:
         n_new = int(self.new.sum())
         keys = tuple(k.hex() for k in self.keys) if self.store is not None else None
         return Evaluations(
-            X=self.X, Y=Y, ok=ok, status=status.astype(str), errors=tuple(errors), keys=keys,
+            X=self.X, Y=Y, ok=ok, status=status, errors=tuple(errors), keys=keys,
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
             inputs=tuple(self.model.inputs), outputs=tuple(self.model.outputs),
             model_name=self.name)
+
+
+def _dedupe_rows(Xc: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representative (first identical) row of every row, and the sorted unique rows.
+
+    ``rep[i]`` is the index of the first row equal to row ``i`` (-1 for invalid rows).
+    A stable lexicographic sort puts identical rows next to each other in input order.
+    """
+    n = len(Xc)
+    valid_idx = np.flatnonzero(~invalid)
+    rep = np.full(n, -1, dtype=np.intp)
+    if len(valid_idx) < 2:
+        rep[valid_idx] = valid_idx
+        return rep, valid_idx
+    V = Xc[valid_idx]
+    # sort by a 64-bit mix of each row's bits (one argsort instead of a d-key lexsort);
+    # neighbours with equal hashes are then compared exactly. A hash collision between
+    # different rows can only make a duplicate be evaluated twice, never merge rows.
+    bits = V.view(np.uint64)
+    mixed = bits[:, 0].copy()
+    for j in range(1, bits.shape[1]):
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= bits[:, j]
+    order = np.argsort(mixed, kind="stable")
+    S = V[order]
+    same = (mixed[order][1:] == mixed[order][:-1]) & np.all(S[1:] == S[:-1], axis=1)
+    if not same.any():
+        rep[valid_idx] = valid_idx
+        return rep, valid_idx
+    starts = np.concatenate([[True], ~same])
+    group = np.cumsum(starts) - 1
+    first = valid_idx[order[starts]]
+    rep[valid_idx[order]] = first[group]
+    return rep, np.sort(first)
 
 
 def _is_range(idx) -> bool:
