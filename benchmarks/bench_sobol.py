@@ -238,6 +238,11 @@ def main():
                     f"{res['uqkit excl. Runner', k, False][0] / res[ref, k, False][0]:.2f}"
                     if (ref, k, False) in res and ("uqkit excl. Runner", k, False) in res
                     else "-" for k in ks])
+            ex = "uqkit excl. Runner"
+            if ex in libs:
+                ratio_rows.append(["uqkit excl. Runner: CI / no CI"] + [
+                    f"{res[ex, k, True][0] / res[ex, k, False][0]:.2f}"
+                    if (ex, k, True) in res else "-" for k in ks])
             ratio_rows.append(["uqkit CI / uqkit no CI"] + [
                 f"{res['uqkit', k, True][0] / res['uqkit', k, False][0]:.2f}"
                 if ("uqkit", k, True) in res else "-" for k in ks])

@@ -190,11 +190,12 @@ def bootstrap_moments(Q: np.ndarray, n_resamples: int, rng: np.random.Generator,
     Qc[:, :q] = Q - mean
     Qc[:, q] = 1.0  # the last column of W @ Qc counts the selected samples
     out = np.empty((n_resamples, q))
-    # Resamples per matrix product: 128 where memory allows (128 x n float32), because
-    # a short, very deep product ((32, 2^15) @ (2^15, 43)) ran 20-30x slower in
-    # threaded OpenBLAS on a busy machine (6.4-8.9 s against 0.22-0.33 s) than with
-    # 128 rows, which was also never far from the fastest choice in our measurements.
-    chunk = int(np.clip(chunk_elements // max(n, 1), 16, 128))
+    # Resamples per matrix product: as many as fit in ``chunk_elements`` weights (64 MB
+    # of float32), at least 128. Few, large products matter on a busy machine: threaded
+    # OpenBLAS pays a thread wake-up per call (measured 15 ms per small product at load
+    # 6 on 2 cores, 0.2 ms idle), and a short, very deep product ((32, 2^15) @ (2^15, 43))
+    # ran 20-30x slower than with 128 rows.
+    chunk = int(np.clip(chunk_elements // max(n, 1), 128, 1000))
     chunk = min(chunk, n_resamples)
     n_bytes = (n + 7) // 8
     for start in range(0, n_resamples, chunk):
