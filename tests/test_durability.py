@@ -191,4 +191,4 @@ def test_dask_worker_killed_mid_study(tmp_path):
     duplicates = len(lines) - len(set(lines))
     assert duplicates <= 2  # the killed worker's running task (and one it may have held)
     with uqkit.Store(store) as s:
-        assert (s.to_dataframe().status == "ok").sum() == N
+        assert (s.to_dataframe("toy").status == "ok").sum() == N

@@ -71,7 +71,7 @@ class PolynomialChaos:
     outputs: tuple[str, ...]
     multi_indices: np.ndarray
     coefficients: np.ndarray
-    loo_error: pd.Series
+    loo_error: pd.Series | None = None
     n_evaluations: int = 0
     n_failed: int = 0
     method: str = "lars"
@@ -88,6 +88,10 @@ class PolynomialChaos:
     vectorized: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.parameters, Parameters):
+            object.__setattr__(self, "parameters", Parameters(self.parameters))
+        if isinstance(self.outputs, str):
+            object.__setattr__(self, "outputs", (self.outputs,))
         alphas = np.ascontiguousarray(self.multi_indices, dtype=np.int64)
         coef = np.ascontiguousarray(self.coefficients, dtype=float)
         if coef.ndim == 1:
@@ -96,6 +100,8 @@ class PolynomialChaos:
             fail("PolynomialChaos", "multi_indices",
                  f"an integer array of shape (n_terms, {len(self.parameters)}) matching the "
                  f"coefficients", f"shape {alphas.shape}")
+        if np.any(alphas < 0):
+            fail("PolynomialChaos", "multi_indices", "non-negative degrees", int(alphas.min()))
         if alphas.shape[0] == 0 or alphas[0].any():
             fail("PolynomialChaos", "multi_indices", "a set whose first row is the zero index",
                  alphas[:1].tolist())
@@ -104,17 +110,29 @@ class PolynomialChaos:
                  "output)", f"shape {coef.shape}")
         alphas.setflags(write=False)
         coef.setflags(write=False)
+        for arr in (self.X, self.Y):
+            if isinstance(arr, np.ndarray) and arr.flags.owndata:
+                arr.setflags(write=False)
         object.__setattr__(self, "multi_indices", alphas)
         object.__setattr__(self, "coefficients", coef)
         object.__setattr__(self, "outputs", tuple(self.outputs))
+        outs = list(self.outputs)
+        if self.loo_error is None:
+            object.__setattr__(self, "loo_error",
+                               pd.Series(np.nan, index=outs, name="loo_error"))
+        if self.degree is None:
+            deg = [int(alphas[coef[:, j] != 0].sum(axis=1).max(initial=0))
+                   for j in range(coef.shape[1])]
+            object.__setattr__(self, "degree", pd.Series(deg, index=outs, name="degree"))
         digest = hashlib.sha256(alphas.tobytes() + coef.tobytes()
                                 + repr(self.parameters.to_dict()).encode()).hexdigest()
         object.__setattr__(self, "version", digest[:16])
         object.__setattr__(self, "_basis",
                            ProductBasis(tuple(basis_for(d) for d in self.parameters.distributions)))
         object.__setattr__(self, "_plan", EvaluationPlan(alphas))
-        object.__setattr__(self, "_labels", (pd.Index(list(self.parameters.names)),
-                                             pd.Index(list(self.outputs))))
+        # index names shared with uqkit.sobol's SobolResult ("input", "output")
+        object.__setattr__(self, "_labels", (pd.Index(list(self.parameters.names), name="input"),
+                                             pd.Index(list(self.outputs), name="output")))
 
     # -- Model protocol ------------------------------------------------------------
     @property
@@ -180,7 +198,9 @@ class PolynomialChaos:
         c2 = self.coefficients**2
         c2[0] = 0.0
         var = c2.sum(axis=0)
-        inv = np.divide(1.0, var, out=np.full_like(var, np.nan), where=var > 0)
+        # a variance at rounding level of the mean (constant output) has no indices
+        floor = (1e-13 * np.abs(self.coefficients[0])) ** 2
+        inv = np.divide(1.0, var, out=np.full_like(var, np.nan), where=var > floor)
         order = active.sum(axis=1)
         single = (active & (order == 1)[:, None]).T.astype(float)
         first = (single @ c2) * inv
@@ -231,15 +251,19 @@ class PolynomialChaos:
         sec_df = None
         if second is not None:
             i_idx, j_idx = np.triu_indices(len(names), 1)
-            index = pd.MultiIndex.from_arrays([names[i_idx], names[j_idx]])
+            index = pd.MultiIndex.from_arrays([names[i_idx], names[j_idx]],
+                                              names=["input_i", "input_j"])
             sec_df = pd.DataFrame(second, index=index, columns=outs)
         agg_first = agg_total = None
         groups = output_groups(self.outputs)
         if any(len(cols) > 1 for cols in groups.values()):
-            agg_first = pd.DataFrame({g: _weighted(first[:, c], var[c]) for g, c in
-                                      groups.items()}, index=names)
-            agg_total = pd.DataFrame({g: _weighted(total[:, c], var[c]) for g, c in
-                                      groups.items()}, index=names)
+            gidx = pd.Index(list(groups), name="output")
+            agg_first = pd.DataFrame(np.stack([_weighted(first[:, c], var[c])
+                                               for c in groups.values()], axis=1),
+                                     index=names, columns=gidx)
+            agg_total = pd.DataFrame(np.stack([_weighted(total[:, c], var[c])
+                                               for c in groups.values()], axis=1),
+                                     index=names, columns=gidx)
         return SobolResult(
             first=pd.DataFrame(first, index=names, columns=outs),
             total=pd.DataFrame(total, index=names, columns=outs),

@@ -32,7 +32,8 @@ import numpy as np
 from ._design import ProductBasis
 from ._truncation import multi_indices
 
-__all__ = ["level_set", "combination", "sparse_grid", "project", "fit_quadrature"]
+__all__ = ["level_set", "combination", "node_bound", "sparse_grid", "project",
+           "fit_quadrature"]
 
 
 def level_set(d: int, degree: int, grid: str, q_norm: float,
@@ -59,6 +60,15 @@ def combination(levels: np.ndarray) -> dict[tuple[int, ...], int]:
             new[key] = val - coef.get(tuple(up), 0)
         coef = new
     return {k: v for k, v in coef.items() if v != 0}
+
+
+def node_bound(d: int, degree: int, grid: str, q_norm: float,
+               max_interaction: int | None) -> int:
+    """Upper bound of the number of nodes (before removing nodes shared by several grids)."""
+    if grid == "tensor":
+        return (degree + 1) ** d
+    coefs = combination(level_set(d, degree, grid, q_norm, max_interaction))
+    return int(sum(np.prod(np.asarray(level) + 1) for level in coefs))
 
 
 def _tensor_grid(basis: ProductBasis, level: tuple[int, ...], cache: dict):

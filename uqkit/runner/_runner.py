@@ -289,15 +289,17 @@ class _Job:
             raw = Xc.tobytes()
             keys = [raw[i:i + step] for i in range(0, len(raw), step)]
         first: dict[bytes, int] = {}
-        rep = np.empty(n, dtype=np.intp)
-        for i, k in enumerate(keys):
-            if invalid[i]:
-                rep[i] = -1
-                continue
-            rep[i] = first.setdefault(k, i)
+        if invalid.any():
+            rep = np.array([-1 if bad else first.setdefault(k, i)
+                            for i, (k, bad) in enumerate(zip(keys, invalid.tolist()))],
+                           dtype=np.intp)
+        else:
+            rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
+                              dtype=np.intp, count=n)
         self.keys = keys
         self.rep = rep
         self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+        self._ukeys = list(first)  # key of each unique row, in the order of uniq
         self.invalid = invalid
         u = len(self.uniq)
         self.uY = np.full((u, self.m), np.nan)
@@ -317,7 +319,10 @@ class _Job:
 
     # -- helpers -------------------------------------------------------------------------------
     def ukeys(self, idx) -> list[bytes]:
-        return [self.keys[self.uniq[i]] for i in idx]
+        uk = self._ukeys
+        if len(idx) == len(uk):
+            return [uk[i] for i in idx.tolist()] if not _is_range(idx) else uk
+        return [uk[i] for i in np.asarray(idx).tolist()]
 
     def row_inputs(self, u: int) -> dict[str, float]:
         return dict(zip(self.model.inputs, self.X[self.uniq[u]].tolist()))
@@ -367,11 +372,15 @@ class _Job:
     def _claim(self, todo: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """Serve stored results, claim the rest; keys another process holds are 'busy'."""
         owned, busy, found = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner)
+        if len(owned) == len(todo) and not found:  # a fresh study: everything is ours
+            return todo, []
+        owned_set = set(owned)
         mine, others = [], []
-        for u in todo:
-            k = self.keys[self.uniq[u]]
+        uk = self._ukeys
+        for u in todo.tolist():
+            k = uk[u]
             hit = found.get(k)
-            if k in owned:
+            if k in owned_set:
                 mine.append(u)
                 if hit is not None:
                     self.prev_attempts[u] = hit[2]
@@ -732,6 +741,11 @@ class _Job:
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
             inputs=tuple(self.model.inputs), outputs=tuple(self.model.outputs),
             model_name=self.name)
+
+
+def _is_range(idx) -> bool:
+    idx = np.asarray(idx)
+    return len(idx) == 0 or (idx[0] == 0 and bool(np.all(np.diff(idx) == 1)))
 
 
 def evaluate(model: Any, X: Any, **options: Any) -> Evaluations:

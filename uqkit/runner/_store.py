@@ -370,7 +370,7 @@ class Store:
 
     # -- claims ------------------------------------------------------------------------------
     def claim(self, model_id: str, keys: Sequence[bytes], owner: str
-              ) -> tuple[set[bytes], set[bytes], dict[bytes, tuple[str, np.ndarray | None, int]]]:
+              ) -> tuple[list[bytes], set[bytes], dict[bytes, tuple[str, np.ndarray | None, int]]]:
         """Atomically claim the keys that are neither done nor claimed by a live owner.
 
         Returns ``(owned, busy, found)``: keys now claimed by ``owner``, keys being
@@ -387,21 +387,24 @@ class Store:
             # a model with no stored rows (a fresh study) needs no per-key lookup
             found = self.lookup(keys) if has_rows else {}
             busy_claims = self._live_claims(conn, now)
-            owned: list[bytes] = []
             busy: set[bytes] = set()
-            for k in keys:
-                prev = found.get(k)
-                if prev is not None and prev[0] in DONE:
-                    continue
-                if k in busy_claims:
-                    busy.add(k)
-                    continue
-                owned.append(k)
+            if not found and not busy_claims:  # a fresh study: every key is ours
+                owned = list(keys)
+            else:
+                owned = []
+                for k in keys:
+                    prev = found.get(k)
+                    if prev is not None and prev[0] in DONE:
+                        continue
+                    if k in busy_claims:
+                        busy.add(k)
+                        continue
+                    owned.append(k)
             if owned:
                 conn.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?)",
                              (uuid.uuid4().hex, model_id, owner, HOST, os.getpid(), now,
                               b"".join(owned)))
-        return set(owned), busy, found
+        return owned, busy, found
 
     def _live_claims(self, conn: sqlite3.Connection, now: float) -> set[bytes]:
         """Keys under live claims; stale claims are removed and their keys re-queued (A4)."""
