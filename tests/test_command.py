@@ -441,7 +441,7 @@ def test_default_study_folder_is_private(tmp_path, monkeypatch):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    from uqkit.models import _command
+    from uqkit.models import _command_support as _command
 
     monkeypatch.setattr(_command, "_default_dir", {})
     hostile = tmp_path / f"uqkit-{os.getuid()}"

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal as _signal
-import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,69 +20,29 @@ from uqkit._errors import EvaluationFailure, UQKitWarning
 from uqkit._validation import as_2d_float, check_choice, check_names, check_real, fail
 
 from ._callable import _check_real, _code_fingerprint, _is_real_scalar, coerce_outputs
-from ._process import LIMIT_KEYS, read_tail, run_process
+from ._command_support import (
+    RESERVED,
+    _check_env,
+    _check_inherit,
+    _check_limits,
+    _check_relative,
+    _default_study_dir,
+    _is_small_file,
+    _last_line,
+    _resolve_support,
+    _sha256_file,
+    _short,
+    _signal_name,
+    _tree_hash,
+)
+from ._process import read_tail, run_process
 from ._protocol import expand_outputs
 from ._templates import Template, check_templates, lossy_specs
 
 __all__ = ["CommandModel"]
 
 _FUNC = "CommandModel"
-_RESERVED = ("stdout.txt", "stderr.txt")
-_HASH_LIMIT = 256 * 2**20  # hash argv files up to 256 MB
-_hash_cache: dict[tuple[str, int, int], str] = {}
 _counter = itertools.count()
-
-
-def _sha256_file(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    digest = _hash_cache.get(key)
-    if digest is None:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        digest = _hash_cache[key] = h.hexdigest()
-    return digest
-
-
-def _check_relative(arg: str, name: Any) -> str:
-    if not isinstance(name, (str, os.PathLike)) or not str(name):
-        fail(_FUNC, arg, "file names relative to the work directory", name)
-    p = Path(name)
-    if p.is_absolute() or ".." in p.parts:
-        fail(_FUNC, arg, "relative file names without '..'", str(name),
-             "Files are written inside each evaluation's work directory.")
-    if str(p) in _RESERVED:
-        fail(_FUNC, arg, f"names other than {_RESERVED} (the captured output)", str(name))
-    return str(p)
-
-
-def _resolve_support(arg: str, entries: Any, root: Path) -> dict[str, Path]:
-    """``copy_files``/``link_files``: sources inside ``root``, no ``..``, must exist."""
-    if entries is None:
-        return {}
-    if isinstance(entries, (str, os.PathLike)):
-        entries = [entries]
-    items = entries.items() if isinstance(entries, Mapping) else (
-        (Path(src).name, src) for src in entries)
-    out: dict[str, Path] = {}
-    for dest, src in items:
-        dest = _check_relative(arg, dest)
-        if not isinstance(src, (str, os.PathLike)):
-            fail(_FUNC, arg, "paths", src)
-        p = Path(src)
-        if ".." in p.parts:
-            fail(_FUNC, arg, "paths without '..'", str(src))
-        full = (root / p) if not p.is_absolute() else p
-        resolved = full.resolve()
-        if not resolved.is_relative_to(root.resolve()):
-            fail(_FUNC, arg, f"paths inside the project directory {str(root)!r}", str(src),
-                 "Copy the file into the project or run from its directory.")
-        if not full.exists():
-            fail(_FUNC, arg, "existing files", str(src))
-        out[dest] = full.absolute()
-    return out
 
 
 class CommandModel:
@@ -402,7 +361,7 @@ class CommandModel:
                 "timeout", f"{self.name} timed out after {self.timeout:g} s (process group "
                 f"stopped with {how})", retryable=True, signal=result.signal, **details)
         if cap is not None and result.returncode >= 0 and any(
-                (wd / f).stat().st_size >= cap for f in _RESERVED):
+                (wd / f).stat().st_size >= cap for f in RESERVED):
             # programs that ignore SIGXFSZ (Python does) see EFBIG instead of dying
             raise EvaluationFailure(
                 "output_limit", f"{self.name} reached the output size limit of {cap} bytes "
@@ -476,96 +435,3 @@ def _to_row(result: Any, outputs: tuple[str, ...], sizes: dict[str, int]) -> np.
                                 f"({result!r:.60}); expected numbers", retryable=False)
     return coerce_outputs(result, outputs, sizes)
 
-
-_default_dir: dict[int, Path] = {}
-
-
-def _default_study_dir() -> Path:
-    """``$TMPDIR/uqkit-<uid>``, only if it is a real directory we own with mode 0700.
-
-    In a shared /tmp another user could pre-create that name (or a symlink) to read
-    the inputs: then a private ``mkdtemp`` directory is used instead.
-    """
-    pid = os.getpid()
-    found = _default_dir.get(pid)
-    if found is not None and found.is_dir():
-        return found
-    path = Path(tempfile.gettempdir()) / f"uqkit-{os.getuid()}"
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        path = Path(tempfile.mkdtemp(prefix="uqkit-"))
-    st = os.lstat(path)
-    if not (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
-            and stat.S_IMODE(st.st_mode) & 0o077 == 0):
-        path = Path(tempfile.mkdtemp(prefix="uqkit-"))
-    _default_dir[pid] = path
-    return path
-
-
-def _is_small_file(p: Path) -> bool:
-    try:
-        return p.is_file() and p.stat().st_size <= _HASH_LIMIT
-    except OSError:
-        return False
-
-
-def _tree_hash(p: Path) -> str:
-    if p.is_file():
-        return _sha256_file(p)
-    h = hashlib.sha256()
-    for sub in sorted(p.rglob("*")):
-        if sub.is_file():
-            h.update(str(sub.relative_to(p)).encode() + b"\0" + _sha256_file(sub).encode())
-    return h.hexdigest()
-
-
-def _check_env(env: Any) -> dict[str, str] | None:
-    if env is None:
-        return None
-    if not isinstance(env, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        fail(_FUNC, "env", "a mapping of str to str", env)
-    return dict(env)
-
-
-def _check_inherit(value: Any):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-        fail(_FUNC, "inherit_env", "True, False or a sequence of variable names", value)
-    return tuple(sorted(value))
-
-
-def _check_limits(limits: Any) -> dict[str, int] | None:
-    if limits is None:
-        return None
-    if not isinstance(limits, Mapping):
-        fail(_FUNC, "limits", f"a mapping with keys among {sorted(LIMIT_KEYS)}", limits)
-    out = {}
-    for k, v in limits.items():
-        if k not in LIMIT_KEYS:
-            fail(_FUNC, "limits", f"keys among {sorted(LIMIT_KEYS)}", k)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            fail(_FUNC, "limits", "positive integers", {k: v})
-        out[k] = int(v)
-    return out
-
-
-def _signal_name(sig: int) -> str:
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
-
-
-def _last_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _short(names) -> str:
-    return str(tuple(names)) if len(names) <= 6 else (
-        f"({names[0]!r}, ..., {names[-1]!r}: {len(names)})")
