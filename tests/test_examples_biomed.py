@@ -298,3 +298,19 @@ def test_sir_subcritical_has_no_epidemic():
     s_inf = brentq(lambda s: np.log(s / s0) + 0.8 * (1 - s), 0.5, s0)
     assert Y[0, 2] == pytest.approx(1 - s_inf, abs=1e-6)
     assert 1 - s_inf == pytest.approx(1e-3 / (1 - 0.8), rel=0.02)
+
+
+@pytest.mark.parametrize("factory, bad_row", [
+    ("cardiac_cable", [-1.0, 8.0, 0.15, 0.003, 0.25]),
+    ("hodgkin_huxley", [10.0, -5.0, 36.0, 0.3]),
+    ("sir", [2.5, 7.0, -1e-4]),
+])
+def test_rows_outside_the_domain_are_nan_and_do_not_spoil_the_batch(factory, bad_row):
+    model, params, _ = getattr(uqkit.examples, factory)()
+    good = params.sample(2, rng=4)
+    Y = model(np.vstack([good[:1], bad_row, good[1:]]))
+    assert np.all(np.isnan(Y[1]))
+    np.testing.assert_allclose(Y[[0, 2]], model(good), rtol=1e-10, atol=1e-12)
+    # the runner records such rows as non-finite instead of failing the study
+    ev = uqkit.Runner(on_failure="nan", progress=False).evaluate(model, np.array([bad_row]))
+    assert ev.status[0] == "nonfinite"

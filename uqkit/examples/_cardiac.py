@@ -17,6 +17,7 @@ TIME_SCALE_MS = 12.9
 #: mu2 of the restitution term (fixed, Aliev & Panfilov 1996)
 MU2 = 0.3
 _INPUTS = ("D", "k", "a", "eps0", "mu1")
+_NOMINAL = np.array([1.0, 8.0, 0.15, 0.003, 0.25])
 _THRESHOLD = 0.5   # activation: upstroke through half amplitude
 _REPOL = 0.1       # APD90: 90 % repolarisation (rest 0, plateau ~1)
 
@@ -164,7 +165,8 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     n_times``, ``j = 1..n_times`` (ms): it rises as the wave crosses the cable
     (slope set by ``cv``) and falls with repolarisation (set by ``apd``).
     Rows where the wave fails to propagate (possible only outside the ranges)
-    return NaN.
+    and rows outside the model's domain (``D <= 0``, ``k <= 0``, ``a`` outside
+    ``[0, 1)``, negative ``eps0`` or ``mu1``) return NaN.
 
     Parameters
     ----------
@@ -243,8 +245,12 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     options = dict(length=length, n_cells=n_cells, dt=dt, duration=duration, n_times=n_times)
 
     def cable(X: np.ndarray) -> dict[str, np.ndarray]:
-        out = simulate_cable(X, **options)
-        return {"apd": out["apd"], "cv": out["cv"], "activation": out["activation"]}
+        # outside the model's domain (D, k <= 0; a outside [0, 1); eps0, mu1 < 0): NaN rows
+        bad = ((X[:, 0] <= 0) | (X[:, 1] <= 0) | (X[:, 2] < 0) | (X[:, 2] >= 1)
+               | (X[:, 3] < 0) | (X[:, 4] < 0))
+        out = simulate_cable(np.where(bad[:, None], _NOMINAL, X), **options)
+        return {"apd": np.where(bad, np.nan, out["apd"]), "cv": np.where(bad, np.nan, out["cv"]),
+                "activation": np.where(bad[:, None], np.nan, out["activation"])}
 
     tag = ",".join(f"{key}={value:g}" for key, value in options.items())
     model = as_model(cable, inputs=_INPUTS,
