@@ -204,10 +204,11 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     ``cv`` by less than 2 % everywhere in the box. Over the box ``apd`` spans
     about 120-470 ms and ``cv`` 0.2-0.65 m/s.
 
-    Cost: one run of the default model took 45-60 ms on one core of the
-    development machine (140 ms while it was shared by five processes
-    per core); a batch of 512 samples costs about 8 ms per sample (BLAS is
-    kept single-threaded during the run).
+    Cost (numpy 2.4, one core, measured with ``benchmarks/bench_examples.py``
+    and by hand): one run of the default model takes 46 ms on a quiet core
+    (150-210 ms while the 2-core development machine ran 6 other jobs);
+    in a batch of 512 samples, 2.6 ms per sample. BLAS is kept
+    single-threaded during the run.
 
     References
     ----------
