@@ -238,3 +238,13 @@ def test_kill_inside_commit(tmp_path):
                 assert np.frombuffer(y, "<f8")[0] == xs[0] * 2
                 assert make_keys("m", xs[None, :])[0] == key
     assert len(acked) >= 20
+
+
+def test_summary_keeps_models_with_the_same_name_apart(store_path):
+    """Two models sharing a name (different versions) are counted separately."""
+    runner = uqkit.Runner(store=store_path)
+    runner.evaluate(uqkit.as_model(lambda a: a, name="sim", version="1"), [[1.0], [2.0]])
+    runner.evaluate(uqkit.as_model(lambda a: a, name="sim", version="2"), [[1.0]])
+    summary = runner.store.summary()
+    assert summary.loc["sim (version 1)", "ok"] == 2
+    assert summary.loc["sim (version 2)", "ok"] == 1

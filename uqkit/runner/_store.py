@@ -686,21 +686,29 @@ class Store:
 
         conn = self.conn
         models = self.models()
-        names = {m["id"]: m["name"] for m in models}
-        by_ref = {m["ref"]: m["name"] for m in models}
-        counts: dict[str, dict[str, int]] = {}
+        # label each model by its name, made unique with its version or id when names clash
+        label: dict[int, str] = {}
+        for m in models:
+            clash = [o for o in models if o["name"] == m["name"]]
+            text = m["name"]
+            if len(clash) > 1:
+                versions = {o["version"] for o in clash}
+                text += (f" (version {m['version']})" if len(versions) == len(clash)
+                         else f" [{m['id'][:8]}]")
+            label[m["ref"]] = text
+        counts: dict[int, dict[str, int]] = {}
         for ref, status, n in conn.execute(
                 "SELECT model_ref, status, count(*) FROM evaluations GROUP BY model_ref, status"):
-            counts.setdefault(by_ref.get(ref, str(ref)), {})[status] = n
+            counts.setdefault(ref, {})[status] = n
         fails = dict(conn.execute("SELECT model_id, count(*) FROM failures GROUP BY model_id"))
         cols = ["ok", "nonfinite", "failed", "interrupted"]
         data = []
-        for mid, name in names.items():
-            c = counts.get(name, {})
+        for m in models:
+            c = counts.get(m["ref"], {})
             row = {s: c.get(s, 0) for s in cols}
             row["total"] = sum(c.values())
-            row["failed_attempts"] = fails.get(mid, 0)
-            data.append((name, row))
+            row["failed_attempts"] = fails.get(m["id"], 0)
+            data.append((label[m["ref"]], row))
         df = pd.DataFrame([r for _, r in data], index=[n for n, _ in data], columns=[
             *cols, "total", "failed_attempts"])
         df.index.name = "model"
