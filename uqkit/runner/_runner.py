@@ -375,7 +375,7 @@ class _Job:
         if len(owned) == len(todo) and not found:  # a fresh study: everything is ours
             return todo, []
         owned_set = set(owned)
-        mine, others = [], []
+        mine, others, cached, blobs, statuses = [], [], [], [], []
         uk = self._ukeys
         for u in todo.tolist():
             k = uk[u]
@@ -385,10 +385,15 @@ class _Job:
                 if hit is not None:
                     self.prev_attempts[u] = hit[2]
             elif hit is not None and hit[0] in ("ok", "nonfinite"):
-                self.uY[u] = hit[1]
-                self.ustatus[u] = hit[0]
+                cached.append(u)
+                blobs.append(hit[1])
+                statuses.append(hit[0])
             else:  # evaluated by another live process (or completed meanwhile)
                 others.append(u)
+        if cached:  # one decode for every cached row
+            self.uY[cached] = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(
+                len(cached), self.m)
+            self.ustatus[cached] = statuses
         return np.asarray(mine, dtype=np.intp), others
 
     def _wait_for_others(self, busy: np.ndarray) -> np.ndarray:

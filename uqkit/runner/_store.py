@@ -357,24 +357,28 @@ class Store:
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, np.ndarray | None, int]]:
         """Stored ``(status, y, attempts)`` of the given keys (missing keys are absent)."""
+        return {k: (status, _unblob(y), attempts)
+                for k, (status, y, attempts) in self.lookup_raw(keys).items()}
+
+    def lookup_raw(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, bytes | None, int]]:
+        """Like :meth:`lookup`, with outputs as raw little-endian float64 bytes."""
         conn = self.conn
-        out: dict[bytes, tuple[str, np.ndarray | None, int]] = {}
+        out: dict[bytes, tuple[str, bytes | None, int]] = {}
         chunk = 900
         for start in range(0, len(keys), chunk):
             part = keys[start:start + chunk]
             q = ("SELECT key, status, y, attempts FROM evaluations WHERE key IN ("
                  + ",".join("?" * len(part)) + ")")
-            for key, status, y, attempts in conn.execute(q, part):
-                out[key] = (status, _unblob(y), attempts)
+            out.update((r[0], r[1:]) for r in conn.execute(q, part).fetchall())
         return out
 
     # -- claims ------------------------------------------------------------------------------
     def claim(self, model_id: str, keys: Sequence[bytes], owner: str
-              ) -> tuple[list[bytes], set[bytes], dict[bytes, tuple[str, np.ndarray | None, int]]]:
+              ) -> tuple[list[bytes], set[bytes], dict[bytes, tuple[str, bytes | None, int]]]:
         """Atomically claim the keys that are neither done nor claimed by a live owner.
 
         Returns ``(owned, busy, found)``: keys now claimed by ``owner``, keys being
-        evaluated by another live process, and the stored ``(status, y, attempts)``
+        evaluated by another live process, and the stored ``(status, y bytes, attempts)``
         of keys already in the store (completed ones are served from it; others
         were failed, interrupted or stale and are re-queued among ``owned``).
         """
@@ -385,7 +389,7 @@ class Store:
             has_rows = conn.execute("SELECT 1 FROM evaluations WHERE model_ref=? LIMIT 1",
                                     (ref,)).fetchone()
             # a model with no stored rows (a fresh study) needs no per-key lookup
-            found = self.lookup(keys) if has_rows else {}
+            found = self.lookup_raw(keys) if has_rows else {}
             busy_claims = self._live_claims(conn, now)
             busy: set[bytes] = set()
             if not found and not busy_claims:  # a fresh study: every key is ours
