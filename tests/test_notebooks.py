@@ -38,9 +38,17 @@ def _missing_feature(path: Path) -> str | None:
             return f"{path.name} needs uqkit.{name}, not available in this tree ({exc})"
     if path.stem == "05_scaling_out" and importlib.util.find_spec("distributed") is None:
         return f"{path.name} needs dask.distributed, not installed"
+    if path.stem == "01_wrap_a_simulator":
+        import shutil
+        import sys
+
+        nrniv = shutil.which("nrniv") or str(Path(sys.executable).parent / "nrniv")
+        if not Path(nrniv).exists():
+            return f"{path.name} needs the NEURON simulator (nrniv), not installed"
     return None
 
 
+@pytest.mark.slow   # 15-25 s per notebook on 2 cores; deselect with -m "not slow"
 @pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks found")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path, monkeypatch):

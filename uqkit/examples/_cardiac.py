@@ -17,6 +17,7 @@ TIME_SCALE_MS = 12.9
 #: mu2 of the restitution term (fixed, Aliev & Panfilov 1996)
 MU2 = 0.3
 _INPUTS = ("D", "k", "a", "eps0", "mu1")
+_NOMINAL = np.array([1.0, 8.0, 0.15, 0.003, 0.25])
 _THRESHOLD = 0.5   # activation: upstroke through half amplitude
 _REPOL = 0.1       # APD90: 90 % repolarisation (rest 0, plateau ~1)
 
@@ -164,7 +165,8 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     n_times``, ``j = 1..n_times`` (ms): it rises as the wave crosses the cable
     (slope set by ``cv``) and falls with repolarisation (set by ``apd``).
     Rows where the wave fails to propagate (possible only outside the ranges)
-    return NaN.
+    and rows outside the model's domain (``D <= 0``, ``k <= 0``, ``a`` outside
+    ``[0, 1)``, negative ``eps0`` or ``mu1``) return NaN.
 
     Parameters
     ----------
@@ -202,10 +204,11 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     ``cv`` by less than 2 % everywhere in the box. Over the box ``apd`` spans
     about 120-470 ms and ``cv`` 0.2-0.65 m/s.
 
-    Cost: one run of the default model took 45-60 ms on one core of the
-    development machine (140 ms while it was shared by five processes
-    per core); a batch of 512 samples costs about 8 ms per sample (BLAS is
-    kept single-threaded during the run).
+    Cost (numpy 2.4, one core, measured with ``benchmarks/bench_examples.py``
+    and by hand): one run of the default model takes 46 ms on a quiet core
+    (150-210 ms while the 2-core development machine ran 6 other jobs);
+    in a batch of 512 samples, 2.6 ms per sample. BLAS is kept
+    single-threaded during the run.
 
     References
     ----------
@@ -243,8 +246,12 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
     options = dict(length=length, n_cells=n_cells, dt=dt, duration=duration, n_times=n_times)
 
     def cable(X: np.ndarray) -> dict[str, np.ndarray]:
-        out = simulate_cable(X, **options)
-        return {"apd": out["apd"], "cv": out["cv"], "activation": out["activation"]}
+        # outside the model's domain (D, k <= 0; a outside [0, 1); eps0, mu1 < 0): NaN rows
+        bad = ((X[:, 0] <= 0) | (X[:, 1] <= 0) | (X[:, 2] < 0) | (X[:, 2] >= 1)
+               | (X[:, 3] < 0) | (X[:, 4] < 0))
+        out = simulate_cable(np.where(bad[:, None], _NOMINAL, X), **options)
+        return {"apd": np.where(bad, np.nan, out["apd"]), "cv": np.where(bad, np.nan, out["cv"]),
+                "activation": np.where(bad[:, None], np.nan, out["activation"])}
 
     tag = ",".join(f"{key}={value:g}" for key, value in options.items())
     model = as_model(cable, inputs=_INPUTS,

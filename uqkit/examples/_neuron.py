@@ -17,6 +17,7 @@ C_M = 1.0                                # membrane capacitance (uF/cm^2)
 V_REST = -65.0
 _SPIKE = 0.0                             # a spike is an upward crossing of 0 mV
 _INPUTS = ("current", "g_na", "g_k", "g_l")
+_NOMINAL = np.array([10.0, 120.0, 36.0, 0.3])
 
 
 def _xexp(x: np.ndarray) -> np.ndarray:
@@ -127,6 +128,8 @@ def hodgkin_huxley(*, duration: float = 100.0, dt: float = 0.025,
     fewer than 2 spikes), ``v_peak`` (highest potential, mV) and ``voltage``
     (``n_times`` values, mV, at ``model.times = duration * j / n_times``).
 
+    Rows with a negative conductance return NaN.
+
     Parameters
     ----------
     duration : float
@@ -147,8 +150,9 @@ def hodgkin_huxley(*, duration: float = 100.0, dt: float = 0.025,
     Integrated with the Rush-Larsen scheme: each gate and, for frozen gates,
     the membrane potential (linear in ``V``) relax exactly over a step, which
     is stable at any ``dt``. The default ``dt = 0.025`` ms reproduces the spike
-    times of a run with ``dt = 0.0025`` ms to within 0.1 ms (pinned in the
-    tests).
+    times of a run with ``dt = 0.0025`` ms to within 0.04 ms (the tests pin the
+    counts, rates and peaks). One run takes about 160 ms, a batch of 512
+    samples 0.6 ms per sample (vectorized over samples).
 
     References
     ----------
@@ -183,8 +187,11 @@ def hodgkin_huxley(*, duration: float = 100.0, dt: float = 0.025,
     options = dict(duration=duration, dt=dt, n_times=n_times)
 
     def neuron(X: np.ndarray) -> dict[str, np.ndarray]:
-        out = simulate_hh(X, **options)
-        return {k: out[k] for k in ("spikes", "rate", "v_peak", "voltage")}
+        # negative conductances are outside the model's domain: NaN rows
+        bad = np.any(X[:, 1:] < 0, axis=1)
+        out = simulate_hh(np.where(bad[:, None], _NOMINAL, X), **options)
+        return {k: np.where(bad if out[k].ndim == 1 else bad[:, None], np.nan, out[k])
+                for k in ("spikes", "rate", "v_peak", "voltage")}
 
     tag = ",".join(f"{key}={value:g}" for key, value in options.items())
     model = as_model(neuron, inputs=_INPUTS,
