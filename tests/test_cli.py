@@ -282,3 +282,34 @@ def test_check_option_runs_nothing(tmp_path, side_log, capsys):
     assert main(["run", "--check", str(study)]) == 0
     assert "OK" in capsys.readouterr().out
     assert log_lines(side_log) == [] and not (tmp_path / "toy.db").exists()
+
+
+def test_changed_study_on_the_same_store_is_refused_naming_the_field(tmp_path, side_log,
+                                                                    capsys):
+    study = write(tmp_path, TOY_STUDY)
+    assert main(["run", "-q", str(study)]) == 0
+    calls = len(log_lines(side_log))
+    study.write_text(TOY_STUDY.replace("seed = 5", "seed = 6"))
+    capsys.readouterr()
+    assert main(["run", "-q", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "seed=5" in err and "seed=6" in err
+    assert len(log_lines(side_log)) == calls  # refused before any model call (A7)
+
+
+def test_thread_executor_with_workers(tmp_path, side_log):
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\nexecutor = "threads"\n'
+                                              'workers = 2\non_failure = "skip"'))
+    assert main(["run", "-q", str(study)]) == 0
+    assert len(log_lines(side_log)) == 160
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_on_loopback(tmp_path, side_log):
+    pytest.importorskip("distributed")
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\nexecutor = "dask"\n'
+                                              'workers = 2'))
+    assert main(["run", "-q", str(study)]) == 0
+    assert len(log_lines(side_log)) == 160

@@ -41,7 +41,8 @@ class DerivedModel:
         self.derived = dict(derived)
         self.vectorized = bool(getattr(model, "vectorized", False))
         base = getattr(model, "name", None) or type(model).__name__
-        self.name = str(base)
+        # its own name: the store lists it apart from the wrapped model's evaluations
+        self.name = f"{base} [{', '.join(f'{k}={v}' for k, v in self.derived.items())}]"
         self.version = getattr(model, "version", None)
         from ..models import model_identity
 
