@@ -72,11 +72,11 @@ def test_values_round_trip_exactly_i6(tmp_path):
     rng = np.random.default_rng(6)
     values = rng.standard_normal(10_000) * 10.0 ** rng.integers(-300, 300, 10_000)
     values[:6] = [5e-324, 1.7976931348623157e308, -0.0, 0.1 + 0.2, 1 / 3, -2.5e-310]
-    from uqkit.models._templates import Template, format_value
+    from uqkit.models._templates import Template
 
     tmpl = Template("x = {{ x }}\n", "file")
     for v in values:
-        text = tmpl.render({"x": format_value(v)})
+        text = tmpl.render({"x": v})
         back = float(text[4:])
         assert back.hex() == float(v).hex() and math.copysign(1, back) == math.copysign(1, v)
     # and through a real simulator: the C side parses it back with strtod
@@ -454,3 +454,25 @@ def test_default_study_folder_is_private(tmp_path, monkeypatch):
     private = _command._default_dir[os.getpid()]
     assert private != hostile and stat.S_IMODE(private.stat().st_mode) == 0o700
     shutil.rmtree(private)
+
+
+def test_format_specs_lossless_exact_and_lossy_warns(tmp_path):
+    code = "print(open('in.txt').read())"
+    kw = dict(inputs=["x", "n"], outputs=["x_back", "n_back"],
+              parse=parsers.numbers("stdout.txt"), workdir=tmp_path, keep="all")
+    exact = uqkit.CommandModel([sys.executable, "-c", code],
+                               files={"in.txt": "{{ x:.17e }} {{n:d}}"}, **kw)
+    v = 0.1 + 0.2
+    np.testing.assert_array_equal(exact([[v, 12.0]]), [[v, 12.0]])
+    (wd,) = tmp_path.iterdir()
+    assert (wd / "in.txt").read_text() == f"{v:.17e} 12"
+    with pytest.warns(uqkit.UQKitWarning, match=r"'\.6g'.*does not reproduce"):
+        lossy = uqkit.CommandModel([sys.executable, "-c", code],
+                                   files={"in.txt": "{{ x:.6g }} {{n:d}}"}, **kw)
+    assert lossy([[v, 3.0]])[0, 0] == 0.3  # what the simulator saw
+    with pytest.raises(uqkit.EvaluationFailure, match="not an integer") as info:
+        exact([[v, 2.5]])
+    assert info.value.kind == "invalid_input" and not info.value.retryable
+    with pytest.raises(uqkit.InvalidParameterError, match="format spec"):
+        uqkit.CommandModel([sys.executable, "-c", code],
+                           files={"in.txt": "{{ x:.6q }} {{n}}"}, **kw)

@@ -25,7 +25,7 @@ def test_literal_text_verbatim_and_values_exact(chunks, values):
     source = "".join(c + "{{ " + n + " }}" for c, n in zip(chunks, names, strict=True))
     t = Template(source, "file")
     assert t.names == set(names)
-    rendered = t.render({n: format_value(v) for n, v in zip(names, values, strict=False)})
+    rendered = t.render(dict(zip(names, values, strict=False)))
     pos = 0
     for c, v in zip(chunks, values, strict=False):
         assert rendered.startswith(c, pos)
@@ -50,3 +50,6 @@ def test_placeholder_syntax():
     t = Template("int m[2][2] = {{1, 2}, {3, 4}}; x = {{x}};", "c")
     assert t.names == {"x"} and t.suspicious() == []
     assert Template("{{ a-b }}", "f").suspicious() == ["{{ a-b }}"]
+    assert Template("{{ dt:.17e }} {{n : 5d}}", "f").specs == (("dt", ".17e"), ("n", "5d"))
+    assert Template("{{ dt:.17e }} {{n : 5d}}", "f").render({"dt": 0.5, "n": 3.0}) == \
+        f"{0.5:.17e}     3"

@@ -397,3 +397,74 @@ def test_parameters_in_another_order_than_the_model_inputs():
     ref = uqkit.fit_pce(model, params, n=120, rng=0)
     X = params.sample(50, rng=3)
     np.testing.assert_allclose(pce(X), ref(X), rtol=1e-6)
+
+
+def test_many_outputs_are_compressed_and_match_single_output_fits():
+    ishi, params, ref = uqkit.examples.ishigami()
+    t = np.linspace(0, 1, 30)
+
+    def field(X):  # a rank-2 field: every column mixes the Ishigami output and x2
+        return ishi(X)[:, [0]] * (1 + t) + X[:, [1]] * np.cos(3 * t)
+
+    model = uqkit.as_model(field, inputs=params.names, outputs={"V": 30}, vectorized=True,
+                           name="field30")
+    pce = uqkit.fit_pce(model, params, n=200, rng=4)
+    assert pce.info["compression"]["components"] == 2
+    X = params.sample(N_VAL, method="random", rng=5)
+    Y = field(X)
+    rel = pce.validate(X, Y)["relative_error"].to_numpy()
+    # the first column alone, fitted on the same design
+    single = uqkit.fit_pce(X=pce.X, Y=pce.Y[:, 0], parameters=params)
+    rel_single = float(single.validate(X, Y[:, 0])["relative_error"].iloc[0])
+    assert rel.max() < 1e-3 and rel[0] < 10 * rel_single + 1e-6
+    # the combined LOO error of a column estimates the same quantity as the LOO error of a
+    # separate fit of that column (both corrected, both from these 200 points)
+    ratio = pce.loo_error.iloc[0] / single.loo_error.iloc[0]
+    assert 0.1 < ratio < 10
+    assert np.all(np.isfinite(pce.loo_error)) and pce.loo_error.max() < 1e-12
+    s = pce.sobol()
+    assert s.aggregated_total.loc["x3", "V"] > 0 and s.total.shape == (3, 30)
+
+
+def test_oversized_candidate_basis_is_refused_before_running():
+    model, params, _ = uqkit.examples.borehole()
+    with pytest.raises(uqkit.InvalidParameterError, match="125970 terms"):
+        uqkit.fit_pce(model, params, n=1000, degree=12)
+
+
+def test_pipeline_pce_as_the_model_of_a_monte_carlo_sobol_study():
+    # design -> evaluations -> surrogate -> Monte Carlo indices on the surrogate -> report
+    model, params, ref = uqkit.examples.ishigami()
+    pce = uqkit.fit_pce(model, params, n=256, rng=0)
+    exact = pce.sobol()
+    mc = uqkit.sobol(pce, params, 2**12, rng=1, runner=uqkit.Runner(progress=False))
+    # the Monte Carlo estimate on the surrogate agrees with the surrogate's exact indices
+    # within its own confidence intervals (widened by 2 to allow for the 5 % misses)
+    width_first = (mc.first_ci["high"] - mc.first_ci["low"])["y"].to_numpy()
+    width_total = (mc.total_ci["high"] - mc.total_ci["low"])["y"].to_numpy()
+    assert np.all(np.abs(mc.first["y"] - exact.first["y"]).to_numpy() <= width_first)
+    assert np.all(np.abs(mc.total["y"] - exact.total["y"]).to_numpy() <= width_total)
+    assert "pce" in repr(exact).lower() or exact.method == "pce"
+    exact.to_dataframe()
+
+
+def test_sobol_result_from_pce_uses_the_shared_layout():
+    # same index names as uqkit.sobol, so SobolResult's tables, views and plots work
+    import matplotlib.pyplot as plt
+
+    _, params, _ = uqkit.examples.ishigami()
+    t = np.linspace(0, 1, 4)
+    model = uqkit.as_model(lambda X: X[:, [0]] * (1 + t) + X[:, [0]] * X[:, [2]] * t,
+                           inputs=params.names, outputs={"V": 4}, vectorized=True, name="g")
+    s = uqkit.fit_pce(model, params, n=64, rng=0).sobol(second_order=True)
+    assert s.first.index.name == "input" and s.first.columns.name == "output"
+    assert list(s.second.index.names) == ["input_i", "input_j"]
+    df = s.to_dataframe()
+    assert set(df["order"]) == {"first", "total", "second", "aggregated_first",
+                                "aggregated_total"}
+    assert df["low"].isna().all()  # exact indices: no confidence intervals
+    second = df[(df["order"] == "second") & (df["output"] == "V[3]")]
+    assert second.set_index(["input", "input_j"]).loc[("x1", "x3"), "value"] > 0.01
+    assert "<" in s._repr_html_() and repr(s).startswith("SobolResult(method='pce'")
+    s.plot()
+    plt.close("all")

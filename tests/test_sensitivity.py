@@ -194,8 +194,7 @@ def test_same_rng_same_result_and_api():
         a.plot(measure="delta")
 
 
-@pytest.mark.parametrize("first", ["import uqkit; uqkit.sobol", "import uqkit.sensitivity",
-                                   "import uqkit; uqkit.sensitivity"])
+@pytest.mark.parametrize("first", ["import uqkit; uqkit.sobol", "import uqkit.sensitivity"])
 def test_uqkit_sensitivity_is_callable_in_any_import_order(first):
     # the function shares its name with the subpackage; a fresh interpreter per order
     code = (f"{first}\nimport uqkit\nm, p, _ = uqkit.examples.ishigami()\n"
@@ -205,3 +204,16 @@ def test_uqkit_sensitivity_is_callable_in_any_import_order(first):
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_from_data_accepts_runner_evaluations():
+    model, params, ref = ishigami()
+    flaky = uqkit.as_model(lambda X: np.where(X[:, 2] > 3.0, np.nan, model(X)[:, 0]),
+                           inputs=model.inputs, vectorized=True)
+    ev = uqkit.Runner(on_failure="nan", max_consecutive_failures=10**6).evaluate(
+        flaky, params.sample(2048, rng=9))
+    res = uqkit.sensitivity_from_data(params, ev, method="rbd_fast", rng=9)
+    assert res.n_failed == ev.n_failed > 0
+    assert list(res.indices[("S1", "y")].index) == ["x1", "x2", "x3"]
+    with pytest.raises(uqkit.InvalidParameterError, match="'Y' parameter"):
+        uqkit.sensitivity_from_data(params, ev.X, method="rbd_fast")

@@ -108,3 +108,24 @@ def test_report_is_self_contained_html(res, tmp_path):
         needle = needle if "'" in needle or "&" in needle else html.escape(needle)
         assert needle in text, needle
     assert "http://" not in text and "https://" not in text  # no external resources
+
+
+def test_methods_work_without_intervals_like_pce_results(tmp_path):
+    # the polynomial-chaos engineer builds SobolResult without CIs, with unnamed indexes
+    import pandas as pd
+
+    names = ["a", "b"]
+    res = uqkit.SobolResult(
+        first=pd.DataFrame({"y": [0.6, 0.3]}, index=names),
+        total=pd.DataFrame({"y": [0.7, 0.4]}, index=names),
+        second=pd.DataFrame({"y": [0.1]}, index=pd.MultiIndex.from_tuples([("a", "b")])),
+        variance=pd.Series({"y": 2.0}), mean=pd.Series({"y": 1.0}), n_evaluations=100,
+        method="pce")
+    df = res.to_dataframe()
+    assert len(df) == 5 and df["low"].isna().all()
+    assert tuple(df.iloc[4][["input", "input_j"]]) == ("a", "b")
+    assert "first_ci" not in res.to_xarray()
+    assert "0.6000" in repr(res) and "±" not in repr(res)
+    assert res.plot().get_title() == "y"
+    text = open(res.report(tmp_path / "pce.html"), encoding="utf-8").read()
+    assert "data:image/png;base64," in text and "pce" in text

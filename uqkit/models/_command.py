@@ -23,7 +23,7 @@ from uqkit._validation import as_2d_float, check_choice, check_names, check_real
 from ._callable import _check_real, _code_fingerprint, _is_real_scalar, coerce_outputs
 from ._process import LIMIT_KEYS, read_tail, run_process
 from ._protocol import expand_outputs
-from ._templates import Template, check_templates, format_value
+from ._templates import Template, check_templates, lossy_specs
 
 __all__ = ["CommandModel"]
 
@@ -110,7 +110,9 @@ class CommandModel:
     files : mapping of str to str or pathlib.Path, optional
         Input files rendered into the work directory: file name -> template
         text, or -> ``Path`` of a template file (read now). Only ``{{ name }}``
-        is substituted; single braces are copied verbatim.
+        is substituted; single braces are copied verbatim. ``{{ name:SPEC }}``
+        applies a Python format spec (``.17e``, ``12.6f``, ``d`` for integers);
+        a spec that cannot reproduce every double warns at construction.
     parse : callable
         ``parse(workdir: Path)`` returning the outputs: a sequence in the order
         of ``outputs`` or a mapping by name. See :mod:`uqkit.parsers`.
@@ -281,7 +283,16 @@ class CommandModel:
                 fail(_FUNC, "files", "template text (str) or a pathlib.Path", type(spec).__name__)
             self.files[fname] = text
         self._files = tuple((n, Template(t, f"file {n!r}")) for n, t in self.files.items())
-        unused = check_templates([*self._argv, *(t for _, t in self._files)], self.inputs, _FUNC)
+        templates = [*self._argv, *(t for _, t in self._files)]
+        unused = check_templates(templates, self.inputs, _FUNC)
+        lossy = lossy_specs(templates)
+        if lossy:
+            name0, spec0 = next(iter(lossy.items()))
+            warnings.warn(
+                f"CommandModel writes {name0!r} with the format '{spec0}', which does not "
+                "reproduce every double: the simulator computes with a rounded value, not the "
+                "one stored with its result. Use the default {{ name }} (repr, exact) or a "
+                f"lossless spec such as '.17g'. Lossy: {lossy}.", UQKitWarning, stacklevel=2)
         if unused:
             warnings.warn(
                 f"CommandModel inputs {unused} appear in no template of the command or files; "
@@ -327,7 +338,7 @@ class CommandModel:
 
     def evaluate_row(self, row: Sequence[float]) -> np.ndarray:
         """Run the simulator on one row of inputs; raise EvaluationFailure on failure."""
-        values = {n: format_value(v) for n, v in zip(self.inputs, row, strict=False)}
+        values = dict(zip(self.inputs, map(float, row), strict=True))
         study = self._study_dir()
         wd = Path(tempfile.mkdtemp(prefix=f"eval-{os.getpid()}-{next(_counter):06d}-",
                                    dir=study))  # mode 0700, named by id, never by values

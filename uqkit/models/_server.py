@@ -149,9 +149,12 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.slots:
                 Y = np.asarray(model(np.asarray([row], dtype=float)), dtype=float)
         except EvaluationFailure as exc:
-            status, etype = (400, "InvalidInput") if exc.kind == "invalid_input" else (
-                500, "ModelError")
-            self._error(status, etype, f"{exc.kind}: {exc.message}")
+            if exc.kind == "invalid_input":
+                self._error(400, "InvalidInput", f"{exc.kind}: {exc.message}")
+            else:  # the classification travels to uqkit clients (extra fields, ignored by others)
+                self._send(500, {"error": {"type": "ModelError",
+                                           "message": f"{exc.kind}: {exc.message}",
+                                           "kind": exc.kind, "retryable": bool(exc.retryable)}})
             return
         except InvalidParameterError as exc:
             self._error(400, "InvalidInput", str(exc))

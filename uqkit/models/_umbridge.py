@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -135,7 +136,13 @@ class UMBridgeModel:
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._prefix = parts.path.rstrip("/")
         self._init_pool()
+        try:
+            self._handshake_all(name, inputs, outputs)
+        except BaseException:
+            self.close()
+            raise
 
+    def _handshake_all(self, name: str, inputs: Any, outputs: Any) -> None:
         # --- handshake (H: protocol version, model name, capabilities, sizes)
         info = self._handshake("GET", "/Info", None)
         if info.get("protocolVersion") != 1.0:
@@ -184,14 +191,12 @@ class UMBridgeModel:
     def _init_pool(self) -> None:
         self._pool: queue.LifoQueue = queue.LifoQueue()
         self._lock = threading.Lock()
+        # close pooled sockets when the model is garbage-collected (no ResourceWarning)
+        weakref.finalize(self, _close_pool, self._pool)
 
     def close(self) -> None:
         """Close the pooled keep-alive connections."""
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                return
+        _close_pool(self._pool)
 
     def __enter__(self) -> UMBridgeModel:
         return self
@@ -299,9 +304,12 @@ class UMBridgeModel:
         tail = exc.body[-2048:].decode("utf-8", errors="replace")
         if err is not None:
             etype, msg = str(err.get("type", "")), str(err.get("message", ""))
-            kind = "invalid_input" if etype == "InvalidInput" else "http_error"
+            kind, retryable = ("invalid_input" if etype == "InvalidInput" else "http_error"), False
+            if etype == "ModelError" and isinstance(err.get("kind"), str) and err["kind"]:
+                # a uqkit server: keep the remote classification (timeout, nonzero_exit...)
+                kind, retryable = err["kind"], bool(err.get("retryable", False))
             return EvaluationFailure(
-                kind, f"{self.url}: HTTP {exc.status} {etype}: {msg}", retryable=False,
+                kind, f"{self.url}: HTTP {exc.status} {etype}: {msg}", retryable=retryable,
                 status=exc.status, error_type=etype, body_tail=tail)
         return EvaluationFailure(
             "http_error", f"{self.url}: HTTP {exc.status} without a JSON error body "
@@ -366,6 +374,14 @@ class UMBridgeModel:
     def __repr__(self) -> str:
         return (f"UMBridgeModel({self.url!r}, {self.model_name!r}, inputs={len(self.inputs)}, "
                 f"outputs={len(self.outputs)})")
+
+
+def _close_pool(pool: queue.LifoQueue) -> None:
+    while True:
+        try:
+            pool.get_nowait().close()
+        except queue.Empty:
+            return
 
 
 def _json_error(body: bytes) -> dict | None:

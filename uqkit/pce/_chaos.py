@@ -130,8 +130,9 @@ class PolynomialChaos:
         object.__setattr__(self, "_basis",
                            ProductBasis(tuple(basis_for(d) for d in self.parameters.distributions)))
         object.__setattr__(self, "_plan", EvaluationPlan(alphas))
-        object.__setattr__(self, "_labels", (pd.Index(list(self.parameters.names)),
-                                             pd.Index(list(self.outputs))))
+        # index names shared with uqkit.sobol's SobolResult ("input", "output")
+        object.__setattr__(self, "_labels", (pd.Index(list(self.parameters.names), name="input"),
+                                             pd.Index(list(self.outputs), name="output")))
 
     # -- Model protocol ------------------------------------------------------------
     @property
@@ -250,15 +251,19 @@ class PolynomialChaos:
         sec_df = None
         if second is not None:
             i_idx, j_idx = np.triu_indices(len(names), 1)
-            index = pd.MultiIndex.from_arrays([names[i_idx], names[j_idx]])
+            index = pd.MultiIndex.from_arrays([names[i_idx], names[j_idx]],
+                                              names=["input_i", "input_j"])
             sec_df = pd.DataFrame(second, index=index, columns=outs)
         agg_first = agg_total = None
         groups = output_groups(self.outputs)
         if any(len(cols) > 1 for cols in groups.values()):
-            agg_first = pd.DataFrame({g: _weighted(first[:, c], var[c]) for g, c in
-                                      groups.items()}, index=names)
-            agg_total = pd.DataFrame({g: _weighted(total[:, c], var[c]) for g, c in
-                                      groups.items()}, index=names)
+            gidx = pd.Index(list(groups), name="output")
+            agg_first = pd.DataFrame(np.stack([_weighted(first[:, c], var[c])
+                                               for c in groups.values()], axis=1),
+                                     index=names, columns=gidx)
+            agg_total = pd.DataFrame(np.stack([_weighted(total[:, c], var[c])
+                                               for c in groups.values()], axis=1),
+                                     index=names, columns=gidx)
         return SobolResult(
             first=pd.DataFrame(first, index=names, columns=outs),
             total=pd.DataFrame(total, index=names, columns=outs),

@@ -18,7 +18,7 @@ from ._blas import single_threaded_blas
 from ._chaos import PolynomialChaos
 from ._design import ProductBasis
 from ._quadrature import fit_quadrature, node_bound, sparse_grid
-from ._select import fit_regression, min_points, union
+from ._select import COMPRESS_MIN_OUTPUTS, fit_compressed, fit_regression, min_points, union
 from ._truncation import MAX_CANDIDATES, count_multi_indices
 
 __all__ = ["fit_pce"]
@@ -26,6 +26,7 @@ __all__ = ["fit_pce"]
 _FUNC = "fit_pce"
 _METHODS = ("lars", "omp", "ols", "quadrature", "quadrature_tensor", "quadrature_smolyak")
 _SAMPLING = ("sobol", "lhs", "random")
+_MAX_MATRIX = 50_000_000  # entries of the candidate matrix (400 MB)
 
 
 def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
@@ -188,20 +189,28 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
         raise ModelEvaluationError(
             f"fit_pce needs at least {need} successful evaluations for method={method!r} "
             f"and degree={degree!r}; only {Xd.shape[0]} of {n_eval} succeeded.")
-    with single_threaded_blas():
-        fits, info = fit_regression(basis, Xd, Yd, degree=degree, q_norm=q_norm,
-                                    max_interaction=max_interaction, method=method)
-    alphas, coef = union(fits, d)
     outs = list(outputs)
-    info.update(q_norm=q_norm, max_interaction=max_interaction, sampling=sampling,
-                loo_by_degree={o: f.history for o, f in zip(outs, fits, strict=True)},
-                n_terms_by_output={o: int(np.count_nonzero(coef[:, j]))
-                                   for j, o in enumerate(outs)})
+    info_common = {"q_norm": q_norm, "max_interaction": max_interaction, "sampling": sampling}
+    if Yd.shape[1] >= COMPRESS_MIN_OUTPUTS:
+        with single_threaded_blas():
+            alphas, coef, loo, info = fit_compressed(
+                basis, Xd, Yd, degree=degree, q_norm=q_norm, max_interaction=max_interaction,
+                method=method)
+        degrees = None
+    else:
+        with single_threaded_blas():
+            fits, info = fit_regression(basis, Xd, Yd, degree=degree, q_norm=q_norm,
+                                        max_interaction=max_interaction, method=method)
+        alphas, coef = union(fits, d)
+        loo = [f.loo for f in fits]
+        degrees = pd.Series([f.degree for f in fits], index=outs, name="degree")
+        info["loo_by_degree"] = {o: f.history for o, f in zip(outs, fits, strict=True)}
+    info.update(info_common, n_terms_by_output={o: int(np.count_nonzero(coef[:, j]))
+                                                for j, o in enumerate(outs)})
     return PolynomialChaos(
         parameters, outputs, alphas, coef,
-        loo_error=pd.Series([f.loo for f in fits], index=outs, name="loo_error"),
-        n_evaluations=n_eval, n_failed=n_failed, method=method,
-        degree=pd.Series([f.degree for f in fits], index=outs, name="degree"),
+        loo_error=pd.Series(loo, index=outs, name="loo_error"),
+        n_evaluations=n_eval, n_failed=n_failed, method=method, degree=degrees,
         X=Xd, Y=Yd, name=name, info=info)
 
 
@@ -291,6 +300,13 @@ def _needed(method: str, degree: int | str, d: int, q_norm: float,
 
 
 def _check_enough(method, degree, d, q_norm, max_interaction, n, arg) -> None:
+    if degree != "auto":
+        size = count_multi_indices(d, int(degree), q_norm, max_interaction)
+        if n * size > _MAX_MATRIX:
+            fail(_FUNC, "degree", f"small enough for the {n} x (basis terms) candidate matrix "
+                 f"to stay below {_MAX_MATRIX:.0e} entries", degree,
+                 f"The basis has {size} terms; use degree='auto', q_norm < 1 or "
+                 "max_interaction.")
     need = _needed(method, degree, d, q_norm, max_interaction)
     if n < need:
         what = (f"for method='ols' with degree={degree!r} ({need - 1} basis terms)"

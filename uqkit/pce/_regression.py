@@ -80,6 +80,7 @@ class PathResult:
     loo0: float
     n_selected: int  # columns of the best step (smallest corrected LOO error)
     coef: np.ndarray  # OLS coefficients of Psi[:, 0] and Psi[:, 1 + order[:n_selected]]
+    residuals: np.ndarray  # LOO residuals of the selected step, scaled by sqrt(correction)
 
     @property
     def error(self) -> float:
@@ -104,13 +105,13 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
     n, P = Xn.shape
     var_y = float(np.var(y))
     yc = y - y.mean()
-    loo0 = (n / (n - 1)) ** 3 * (1 + 1 / n) if var_y > 0 else 0.0
+    loo0 = (n / (n - 1)) ** 2 * loo0_factor(n) if var_y > 0 else 0.0
     kmax = min(int(S.usable.sum()), n - 2)
     if max_steps is not None:
         kmax = min(kmax, max_steps)
     if var_y <= 0 or kmax <= 0:
         return PathResult(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), loo0, 0,
-                          np.array([y.mean()]))
+                          np.array([y.mean()]), (yc * n / (n - 1)) * np.sqrt(loo0_factor(n)))
     patience = max(10, kmax // 10)
     tiny = 1e-28 * float(yc @ yc)
 
@@ -131,6 +132,7 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
     c = Xn.T @ yc  # LAR: correlations with the LAR residual; OMP: with the OLS residual
     loo, loo_raw = [], []
     best, best_k = np.inf, 0
+    best_res = (yc * n / (n - 1)) * np.sqrt(loo0_factor(n))
     k = 0
     candidate = int(np.argmax(np.where(available, np.abs(c), -1.0)))
     while k < kmax:
@@ -181,6 +183,8 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
             loo.append(err * n / (n - k - 1) * (1 + trace))
             if loo[-1] < best:
                 best, best_k = loo[-1], k
+                if np.isfinite(err):
+                    best_res = loo_res * np.sqrt(loo[-1] / err if err > 0 else 1.0)
             if float(e @ e) <= tiny or k - best_k > patience:
                 break
             if mode == "omp":
@@ -216,14 +220,23 @@ def greedy_path(S: Standardized, y: np.ndarray, mode: str = "lars",
     order_arr = order[:k].copy()
     beta = Rinv[:kb, :kb] @ zs[:kb] / S.norms[order_arr[:kb]]
     coef = np.concatenate([[y.mean() - beta @ S.means[order_arr[:kb]]], beta])
-    return PathResult(order_arr, np.asarray(loo), np.asarray(loo_raw), loo0, kb, coef)
+    if kb == 0:
+        best_res = (yc * n / (n - 1)) * np.sqrt(loo0_factor(n))
+    return PathResult(order_arr, np.asarray(loo), np.asarray(loo_raw), loo0, kb, coef,
+                      best_res)
+
+
+def loo0_factor(n: int) -> float:
+    """Chapelle correction of the constant-only model: ``n / (n - 1) (1 + 1/n)``."""
+    return n / (n - 1) * (1 + 1 / n)
 
 
 def ols_fit(Psi: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OLS on the full basis for all outputs at once (one QR factorisation).
 
     Returns the coefficients ``(P, m)``, the corrected and the plain relative LOO
-    errors ``(m,)``. Rank-deficient designs give infinite LOO errors and the
+    errors ``(m,)`` and the LOO residuals ``(n, m)`` scaled by the square root of
+    the correction. Rank-deficient designs give infinite LOO errors and the
     minimum-norm least-squares coefficients.
     """
     n, P = Psi.shape
@@ -233,16 +246,17 @@ def ols_fit(Psi: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     if P >= n or diag.min() <= 1e-10 * diag.max():
         coef, *_ = np.linalg.lstsq(Psi, Y, rcond=None)
         inf = np.full(Y.shape[1], np.inf)
-        return coef, inf, inf
+        return coef, inf, inf, np.full(Y.shape, np.inf)
     coef = solve_triangular(Rm, Qm.T @ Y, check_finite=False)
     E = Y - Psi @ coef
     h = np.einsum("ij,ij->i", Qm, Qm)
     if np.any(h >= 1 - 1e-10):
         inf = np.full(Y.shape[1], np.inf)
-        return coef, inf, inf
+        return coef, inf, inf, np.full(Y.shape, np.inf)
+    res = E / (1 - h)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.mean((E / (1 - h)[:, None]) ** 2, axis=0) / var_y
+        raw = np.mean(res**2, axis=0) / var_y
     raw = np.where(var_y > 0, raw, 0.0)
     Rinv = solve_triangular(Rm, np.eye(P), check_finite=False)
-    trace = float(np.sum(Rinv**2))
-    return coef, raw * n / (n - P) * (1 + trace), raw
+    factor = n / (n - P) * (1 + float(np.sum(Rinv**2)))
+    return coef, raw * factor, raw, res * np.sqrt(factor)

@@ -326,7 +326,7 @@ def sensitivity(model: Any, parameters: Any, n: int, *, method: str, confidence:
               "uqkit_version": __version__})
 
 
-def sensitivity_from_data(parameters: Any, X: Any, Y: Any, *, method: str,
+def sensitivity_from_data(parameters: Any, X: Any, Y: Any = None, *, method: str,
                           outputs: Any = None, confidence: float = 0.95, n_resamples: int = 100,
                           rng: Any = None, **options: Any) -> SensitivityResult:
     """Given-data sensitivity indices from evaluations you already have.
@@ -335,7 +335,9 @@ def sensitivity_from_data(parameters: Any, X: Any, Y: Any, *, method: str,
     ----------
     parameters : Parameters
         The input distributions the rows of ``X`` were drawn from (independently).
-    X : array-like, shape (n_samples, n_inputs), or DataFrame with the parameter names
+    X : array-like, shape (n_samples, n_inputs), DataFrame with the parameter names, or
+        the :class:`uqkit.Evaluations` of a runner (then ``Y`` is omitted; its failed
+        rows are dropped and counted)
     Y : array-like, shape (n_samples,) or (n_samples, n_outputs), or DataFrame
     method : {"rbd_fast", "delta", "pawn", "hdmr"}
     outputs : sequence of str, optional
@@ -374,6 +376,17 @@ def sensitivity_from_data(parameters: Any, X: Any, Y: Any, *, method: str,
         fail(func, "method", "a given-data method (" + ", ".join(map(repr, GIVEN_DATA)) + ")",
              method, f"{method!r} needs its own design: use uqkit.sensitivity.")
     confidence, n_resamples = _check_common(func, method, confidence, n_resamples, GIVEN_DATA)
+    valid = None
+    if Y is None and hasattr(X, "ok") and hasattr(X, "Y"):  # runner Evaluations
+        ev = X
+        if tuple(ev.inputs) != tuple(parameters.names):
+            fail(func, "X", f"evaluations of inputs {list(parameters.names)}", list(ev.inputs))
+        outputs = list(ev.outputs) if outputs is None else outputs
+        valid = np.asarray(ev.ok, dtype=bool)
+        X, Y = np.asarray(ev.X), np.where(valid[:, None], np.asarray(ev.Y, dtype=float), np.nan)
+    elif Y is None:
+        fail(func, "Y", "the outputs for the rows of X (or pass a runner's Evaluations as X)",
+             None)
     if hasattr(X, "columns"):
         missing = [c for c in parameters.names if c not in X.columns]
         if missing:

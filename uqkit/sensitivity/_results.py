@@ -210,12 +210,11 @@ class SobolResult:
 
 
 def _long(frame: pd.DataFrame, value_name: str) -> pd.DataFrame:
-    """Stack a (input(s) x output) frame into long format."""
-    idx_names = list(frame.index.names)
-    if len(idx_names) == 1:
-        idx_names = ["input"]
+    """Stack a (input(s) x output) frame into long format (index names normalised)."""
     f = frame.copy()
-    f.index = f.index.set_names(idx_names if len(idx_names) > 1 else ["input"])
+    if isinstance(f.index, pd.MultiIndex):
+        f.index = f.index.set_names(["input_i", "input_j"])
+    else:
+        f.index = f.index.set_names(["input"])
     f.columns = pd.Index(list(f.columns), name="output")
-    long = f.stack(future_stack=True).rename(value_name).reset_index()
-    return long
+    return f.stack(future_stack=True).rename(value_name).reset_index()

@@ -1,0 +1,9 @@
+"""Bayesian calibration: posterior sampling of model parameters against data."""
+
+from __future__ import annotations
+
+from ._calibrate import calibrate
+from ._noise import Gaussian, StudentT
+from ._posterior import Posterior
+
+__all__ = ["calibrate", "Posterior", "Gaussian", "StudentT"]

@@ -1,0 +1,433 @@
+"""The calibration driver: warm-up, sampling loop, delayed acceptance, checkpoints.
+
+The driver owns the loop, the chain and the storage; the proposal kernels
+(:mod:`._moves`) are pure array code. Every step proposes one move for every
+walker and sends all proposals to the model in one batch.
+
+Modes
+-----
+``"plain"``
+    Metropolis-Hastings with the adaptive mixture kernel on the full model.
+``"delayed_acceptance"``
+    Warm-up on the surrogate posterior (no full-model runs), then each step
+    runs a sub-chain of ``L`` surrogate steps per walker and the full model
+    accepts or rejects its end point with probability
+    ``min(1, pi(y) pi*(x) / (pi(x) pi*(y)))``. The sub-chain kernel is
+    reversible with respect to the surrogate posterior ``pi*``, so the
+    chain targets the full posterior exactly (Christen & Fox 2005; Liu 2001,
+    surrogate transition method).
+``"approximate"``
+    The surrogate posterior alone (no full-model runs while sampling).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._moves import INDEPENDENCE, LOCAL_WALK, RANDOM_WALK, Kernel, fit_mixture, pooled_cholesky
+from ._target import LogPosterior
+
+__all__ = ["Settings", "RunResult", "Driver", "diagnose"]
+
+CHUNK = 128          # steps per stored chain chunk
+MAX_SNAPSHOTS = 64   # posterior-predictive snapshots kept (thinned by doubling)
+_FIT_POINTS = 2000   # history points used to fit the independence mixture
+_ACC_TARGET = 0.234
+_MIN_PROB = 0.05
+_MAX_INDEPENDENCE = 0.5  # measured: higher caps under-explore the Rosenbrock tails
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_walkers: int
+    n_warmup: int
+    max_steps: int | None
+    max_evaluations: int | None
+    target_ess: float | None
+    mode: str = "plain"
+    subchain_length: int | None = None
+
+
+@dataclass
+class RunResult:
+    chain: np.ndarray          # (n_steps, W, d)
+    log_posterior: np.ndarray  # (n_steps, W)
+    log_likelihood: np.ndarray
+    accepted: np.ndarray       # (n_steps, W) bool
+    independence: np.ndarray   # (n_steps, W) bool: proposal was an independence move
+    n_warmup: int
+    stop_reason: str
+    diagnostics: dict[str, Any]
+    n_evaluations: int
+    n_surrogate_evaluations: int
+    subchain_length: int
+    move_probabilities: np.ndarray
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    resumed_at: int | None = None
+
+
+def diagnose(kept: np.ndarray, names) -> dict[str, Any]:
+    """ESS (bulk, tail) and rank-normalised split R-hat per parameter (arviz).
+
+    ``kept`` has shape ``(W, n, d)``; walkers are the chains. Short chains
+    give NaN diagnostics instead of an error.
+    """
+    W, n, d = kept.shape
+    nan = np.full(d, np.nan)
+    if n < 4:
+        return {"ess_bulk": nan, "ess_tail": nan.copy(), "r_hat": nan.copy()}
+    import warnings
+
+    import arviz as az
+    ds = az.convert_to_dataset({f"p{j}": kept[:, :, j] for j in range(d)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bulk = az.ess(ds, method="bulk")
+        tail = az.ess(ds, method="tail")
+        rhat = az.rhat(ds)
+    get = lambda res: np.array([float(res[f"p{j}"].values) for j in range(d)])  # noqa: E731
+    return {"ess_bulk": get(bulk), "ess_tail": get(tail), "r_hat": get(rhat)}
+
+
+class Driver:
+    """Runs one calibration; resumable from the store's checkpoint."""
+
+    def __init__(self, settings: Settings, full: LogPosterior, surrogate: LogPosterior | None,
+                 rng: np.random.Generator, store: Any = None, name: str | None = None) -> None:
+        self.s = settings
+        self.full = full
+        self.surr = surrogate
+        self.rng = rng
+        self.store = store
+        self.name = name
+        self.W = settings.n_walkers
+        self.d = full.problem.dim
+        self.names = full.problem.names
+        # chain history
+        self.hx: list[np.ndarray] = []
+        self.hlp: list[np.ndarray] = []
+        self.hll: list[np.ndarray] = []
+        self.hacc: list[np.ndarray] = []
+        self.hind: list[np.ndarray] = []
+        self.snapshots: dict[int, np.ndarray] = {}
+        self.snap_thin = 1
+        self.stats = np.zeros(6)  # squared-jump sum and count per move kind
+        self.next_check = settings.n_warmup + 20
+        self.diagnostics: dict[str, Any] = {}
+        self.stop_reason = ""
+        self.L = settings.subchain_length or 1
+        self.resumed_at: int | None = None
+
+    # ------------------------------------------------------------------ targets
+    @property
+    def warm_target(self) -> LogPosterior:
+        return self.full if self.s.mode == "plain" else self.surr
+
+    # ------------------------------------------------------------------ state
+    def start(self, X0: np.ndarray) -> None:
+        self.X = np.array(X0, dtype=float)
+        lp, ll, Y = self.warm_target(self.X)
+        self.lp, self.ll = lp + ll, ll
+        self.Y = Y if Y is not None else np.full((self.W, len(self.full.model.outputs)), np.nan)
+        self.slp = self.lp.copy()      # surrogate log-posterior at the current states (DA)
+        finite = self.X[np.isfinite(self.lp)]
+        self.kernel = Kernel.initial(finite if len(finite) > 1 else self.X)
+        self.t = 0
+        self._checkpoint()
+
+    def _eval_count(self) -> int:
+        return self.full.n_evaluations
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> RunResult:
+        s = self.s
+        while True:
+            if s.max_steps is not None and self.t >= s.max_steps:
+                self.stop_reason = "n_steps"
+                break
+            in_warmup = self.t < s.n_warmup
+            sampling_full = not in_warmup and s.mode != "approximate"
+            if (sampling_full and s.max_evaluations is not None
+                    and self._eval_count() + self.W > s.max_evaluations):
+                self.stop_reason = "max_evaluations"
+                break
+            if in_warmup or s.mode != "delayed_acceptance":
+                self._mh_step(self.warm_target if in_warmup else
+                              (self.full if s.mode == "plain" else self.surr), adapt=in_warmup)
+            else:
+                self._da_step()
+            self.t += 1
+            if self.t == s.n_warmup:
+                self._end_warmup()
+            self._snapshot()
+            done = self._maybe_check()
+            self._checkpoint(done)
+            if done:
+                self.stop_reason = "converged"
+                break
+        return self._result()
+
+    def _mh_step(self, target: LogPosterior, adapt: bool) -> None:
+        W = self.W
+        Yp, logq, ind = self.kernel.propose(self.X, self.rng)
+        lpy, lly, Yout = target(Yp)
+        new = lpy + lly
+        with np.errstate(invalid="ignore"):
+            logr = new - self.lp + logq
+        logu = np.log(self.rng.random(W))
+        acc = logu < np.nan_to_num(logr, nan=-np.inf)
+        if adapt:
+            self._adapt_stats(Yp, acc, ind)
+        self._accept(acc, Yp, new, lly, Yout)
+        if self.s.mode == "delayed_acceptance" or self.s.mode == "approximate":
+            self.slp = self.lp.copy()
+        self._record(acc, ind)
+        if adapt:
+            self._adapt()
+
+    def _accept(self, acc, Xn, lpn, lln, Yn) -> None:
+        self.X[acc] = Xn[acc]
+        self.lp[acc] = lpn[acc]
+        self.ll[acc] = lln[acc]
+        if Yn is not None:
+            self.Y[acc] = Yn[acc]
+
+    def _da_step(self) -> None:
+        W, rng = self.W, self.rng
+        Z, sz = self.X.copy(), self.slp.copy()
+        any_ind = np.zeros(W, dtype=np.int8)
+        for _ in range(self.L):
+            Yp, logq, ind = self.kernel.propose(Z, rng)
+            lpy, lly, _ = self.surr(Yp)
+            new = lpy + lly
+            with np.errstate(invalid="ignore"):
+                logr = new - sz + logq
+            a = np.log(rng.random(W)) < np.nan_to_num(logr, nan=-np.inf)
+            Z[a], sz[a] = Yp[a], new[a]
+            any_ind[a] = ind[a]
+        moved = np.any(Z != self.X, axis=1)
+        u2 = np.log(rng.random(W))
+        acc = np.zeros(W, dtype=bool)
+        idx = np.flatnonzero(moved)
+        if idx.size:
+            lpf, llf, Yf = self.full(Z[idx])
+            newf = lpf + llf
+            with np.errstate(invalid="ignore"):
+                logr2 = (newf - self.lp[idx]) - (sz[idx] - self.slp[idx])
+            a2 = u2[idx] < np.nan_to_num(logr2, nan=-np.inf)
+            acc[idx] = a2
+            k = idx[a2]
+            self.X[k], self.lp[k], self.ll[k], self.slp[k] = Z[k], newf[a2], llf[a2], sz[k]
+            if Yf is not None:
+                self.Y[k] = Yf[a2]
+        self._record(acc, any_ind)
+
+    def _record(self, acc, ind) -> None:
+        self.hx.append(self.X.copy())
+        self.hlp.append(self.lp.copy())
+        self.hll.append(self.ll.copy())
+        self.hacc.append(acc.copy())
+        self.hind.append(np.asarray(ind, dtype=np.int8).copy())
+
+    # ------------------------------------------------------------------ warm-up
+    def _adapt_stats(self, Yp, acc, ind) -> None:
+        jump = np.linalg.solve(self.kernel.chol, (Yp - self.X).T).T
+        sq = np.where(acc, np.sum(jump * jump, axis=1), 0.0)
+        for k in (RANDOM_WALK, INDEPENDENCE, LOCAL_WALK):
+            sel = ind == k
+            self.stats[2 * k] += sq[sel].sum()
+            self.stats[2 * k + 1] += sel.sum()
+        gain = (self.t + 1) ** -0.6  # Robbins-Monro on the random-walk acceptance rates
+        rw, loc = ind == RANDOM_WALK, ind == LOCAL_WALK
+        if rw.any():
+            self.kernel.log_scale += gain * (float(acc[rw].mean()) - _ACC_TARGET)
+        if loc.any():
+            self.kernel.log_scale_local += gain * (float(acc[loc].mean()) - _ACC_TARGET)
+
+    def _window(self, t: int) -> np.ndarray:
+        pts = np.concatenate(self.hx[t // 2: t], axis=0)
+        lp = np.concatenate(self.hlp[t // 2: t])
+        pts = pts[np.isfinite(lp)]
+        if len(pts) > _FIT_POINTS:
+            pts = pts[:: math.ceil(len(pts) / _FIT_POINTS)]
+        return pts
+
+    def _adapt(self) -> None:
+        t = self.t + 1  # steps completed including this one
+        nw = self.s.n_warmup
+        fits = _fit_steps(nw)
+        if t % 10 == 0 or t in fits:
+            pts = self._window(t)
+            if len(pts) > self.d + 1:
+                old = self.kernel.chol
+                self.kernel.chol = pooled_cholesky(pts)
+                # keep the step length comparable: rescale log_scale by the size change
+                self.kernel.log_scale += math.log(
+                    np.prod(np.abs(np.diag(old))) ** (1 / self.d)
+                    / np.prod(np.abs(np.diag(self.kernel.chol))) ** (1 / self.d))
+        if t in fits:
+            self._fit_independence(t, final=False, first=(t == fits[0]))
+
+
+    def _fit_independence(self, t: int, *, final: bool, first: bool) -> None:
+        pts = self._window(t)
+        if len(pts) < 10 * self.d + 10:
+            return
+        K = len(self.kernel.mix_weights)
+        sizes = (1, 2, 4, 8) if first else tuple(sorted({max(K // 2, 1), K, min(2 * K, 8)}))
+        w, mu, L = fit_mixture(pts, self.rng, sizes=sizes)
+        k = self.kernel
+        if first:
+            k.probs = np.full(3, 1 / 3)
+        else:  # weights by expected squared jump distance per proposal, with floors
+            esjd = self.stats[0::2] / np.maximum(self.stats[1::2], 1)
+            p = esjd / esjd.sum() if esjd.sum() > 0 else np.full(3, 1 / 3)
+            p = np.maximum(p, _MIN_PROB)
+            p = p / p.sum()
+            if p[INDEPENDENCE] > _MAX_INDEPENDENCE:  # keep local exploration of the tails
+                rest = 1 - p[INDEPENDENCE]
+                p = p * (1 - _MAX_INDEPENDENCE) / rest
+                p[INDEPENDENCE] = _MAX_INDEPENDENCE
+            k.probs = p
+        k.mix_weights, k.mix_means, k.mix_chols = w, mu, L
+        self.stats[:] = 0
+
+    def _end_warmup(self) -> None:
+        self._fit_independence(self.s.n_warmup, final=True, first=False)
+        if self.s.mode == "delayed_acceptance":
+            if self.s.subchain_length is None:
+                acc = np.concatenate(self.hacc[self.s.n_warmup // 2:])
+                rate = max(float(acc.mean()), 1e-3)
+                self.L = int(np.clip(math.ceil(2.0 / rate), 1, 25))
+            lp, ll, Y = self.full(self.X)   # the full model at the warmed-up walkers
+            self.lp, self.ll = lp + ll, ll
+            if Y is not None:
+                self.Y = Y
+
+    # ------------------------------------------------------------------ checks
+    def _snapshot(self) -> None:
+        k = self.t - 1 - self.s.n_warmup
+        if k < 0:
+            return
+        if k % self.snap_thin == 0:
+            self.snapshots[self.t - 1] = self.Y.copy()
+        while len(self.snapshots) > MAX_SNAPSHOTS:
+            self.snap_thin *= 2
+            self.snapshots = {s: v for s, v in self.snapshots.items()
+                              if (s - self.s.n_warmup) % self.snap_thin == 0}
+
+    def _maybe_check(self) -> bool:
+        if self.t < self.next_check or self.s.target_ess is None:
+            return False
+        kept = np.stack(self.hx[self.s.n_warmup:], axis=1)
+        self.diagnostics = diagnose(kept, self.names)
+        ess = float(np.nanmin(self.diagnostics["ess_bulk"])) if kept.shape[1] >= 4 else 0.0
+        rhat = float(np.nanmax(self.diagnostics["r_hat"])) if kept.shape[1] >= 4 else np.inf
+        if ess >= self.s.target_ess and rhat < 1.01:
+            return True
+        n = kept.shape[1]
+        grow = 1.25 if not ess > 0 else min(max(self.s.target_ess / ess, 1.1), 2.0)
+        self.next_check = self.t + max(10, int(n * (grow - 1)))
+        return False
+
+    def _result(self) -> RunResult:
+        x = np.stack(self.hx) if self.hx else np.empty((0, self.W, self.d))
+        nw = min(self.s.n_warmup, len(self.hx))
+        kept = np.moveaxis(x[nw:], 0, 1)
+        self.diagnostics = diagnose(kept, self.names)
+        return RunResult(
+            chain=x, log_posterior=np.stack(self.hlp) if self.hlp else np.empty((0, self.W)),
+            log_likelihood=np.stack(self.hll) if self.hll else np.empty((0, self.W)),
+            accepted=np.stack(self.hacc) if self.hacc else np.empty((0, self.W), bool),
+            independence=np.stack(self.hind) if self.hind else np.empty((0, self.W), np.int8),
+            n_warmup=nw, stop_reason=self.stop_reason, diagnostics=self.diagnostics,
+            n_evaluations=self.full.n_evaluations,
+            n_surrogate_evaluations=self.surr.n_evaluations if self.surr is not None else 0,
+            subchain_length=self.L, move_probabilities=self.kernel.probs.copy(),
+            snapshots=dict(self.snapshots), resumed_at=self.resumed_at)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint(self, done: bool = False) -> None:
+        if self.store is None:
+            return
+        t = self.t
+        c0 = (t // CHUNK) * CHUNK
+        if t > 0 and t % CHUNK == 0:  # a chunk just filled: store it once
+            self.store.save_checkpoint(f"{self.name}/chunk/{t // CHUNK - 1}",
+                                       self._chunk(t - CHUNK, t), {"steps": [t - CHUNK, t]})
+        arrays = {"X": self.X, "lp": self.lp, "ll": self.ll, "slp": self.slp, "Y": self.Y,
+                  "stats": self.stats, **self.kernel.to_arrays()}
+        arrays.update({f"partial_{k}": v for k, v in self._chunk(c0, t).items()})
+        meta = {"t": t, "n_eval": self.full.n_evaluations,
+                "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
+                "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
+                "next_check": self.next_check, "done": bool(done),
+                "stop_reason": "converged" if done else ""}
+        self.store.save_checkpoint(self.name, {k: np.asarray(v, dtype=float)
+                                               for k, v in arrays.items()}, meta)
+
+    def _chunk(self, a: int, b: int) -> dict[str, np.ndarray]:
+        W, d = self.W, self.d
+        if b <= a:
+            return {"x": np.empty((0, W, d)), "lp": np.empty((0, W)), "ll": np.empty((0, W)),
+                    "acc": np.empty((0, W)), "ind": np.empty((0, W))}
+        return {"x": np.stack(self.hx[a:b]), "lp": np.stack(self.hlp[a:b]),
+                "ll": np.stack(self.hll[a:b]), "acc": np.stack(self.hacc[a:b]).astype(float),
+                "ind": np.stack(self.hind[a:b]).astype(float)}
+
+    def resume(self) -> bool:
+        """Restore the state from the store's checkpoint; False when there is none."""
+        if self.store is None:
+            return False
+        got = self.store.load_checkpoint(self.name)
+        if got is None:
+            return False
+        arrays, meta = got
+        t = int(meta["t"])
+        for k in range(t // CHUNK):
+            part = self.store.load_checkpoint(f"{self.name}/chunk/{k}")
+            if part is None:  # pragma: no cover - chunks are written before the state
+                raise RuntimeError(f"checkpoint chunk {k} of {self.name} is missing")
+            self._extend(part[0])
+        self._extend({k[len("partial_"):]: v for k, v in arrays.items()
+                      if k.startswith("partial_")})
+        self.X = np.array(arrays["X"])
+        self.lp, self.ll = np.array(arrays["lp"]), np.array(arrays["ll"])
+        self.slp, self.Y = np.array(arrays["slp"]), np.array(arrays["Y"])
+        self.stats = np.array(arrays["stats"])
+        self.kernel = Kernel.from_arrays(arrays)
+        self.t = t
+        self.full.n_evaluations = int(meta["n_eval"])
+        if self.surr is not None:
+            self.surr.n_evaluations = int(meta["n_surr"])
+        self.rng.bit_generator.state = json.loads(meta["rng"])
+        self.L = int(meta["L"])
+        self.next_check = int(meta["next_check"])
+        self.resumed_at = t
+        if meta.get("done"):
+            self.stop_reason = meta.get("stop_reason") or "converged"
+        # snapshot thinning restarts from the resumed step (missing ones are re-evaluated)
+        kept = max(t - self.s.n_warmup, 0)
+        while math.ceil(kept / self.snap_thin) > MAX_SNAPSHOTS:
+            self.snap_thin *= 2
+        return True
+
+    def _extend(self, part: dict[str, np.ndarray]) -> None:
+        n = len(part["x"])
+        for i in range(n):
+            self.hx.append(np.array(part["x"][i]))
+            self.hlp.append(np.array(part["lp"][i]))
+            self.hll.append(np.array(part["ll"][i]))
+            self.hacc.append(np.asarray(part["acc"][i]) > 0.5)
+            self.hind.append(np.asarray(part["ind"][i]).astype(np.int8))
+
+
+def _fit_steps(n_warmup: int) -> tuple[int, ...]:
+    """Warm-up steps after which the independence mixture is (re)fitted."""
+    return tuple(sorted({max(int(f * n_warmup), 2 + i)
+                         for i, f in enumerate(np.linspace(0.2, 0.95, 6))}))

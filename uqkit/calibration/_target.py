@@ -1,0 +1,59 @@
+"""Log-posterior evaluation: one batch of proposals, one call to the runner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._problem import Problem
+
+__all__ = ["evaluate_batch", "LogPosterior"]
+
+
+def evaluate_batch(runner: Any, model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs and an ok-mask for the rows of ``X``, through the runner.
+
+    Every full-model evaluation of the calibration goes through this one
+    function (``runner.evaluate(model, X)``); rows that failed or returned
+    non-finite values are flagged not ok.
+    """
+    if runner is None:  # direct call (surrogates, and the runner-less fallback)
+        Y = np.asarray(model(X), dtype=float).reshape(X.shape[0], -1)
+        return Y, np.all(np.isfinite(Y), axis=1)
+    ev = runner.evaluate(model, X)
+    Y = np.asarray(ev.Y, dtype=float)
+    return Y, np.asarray(ev.ok, dtype=bool) & np.all(np.isfinite(Y), axis=1)
+
+
+class LogPosterior:
+    """Vectorized log-posterior of a problem, for the full model or a surrogate.
+
+    Only rows inside the prior support are evaluated; ``n_evaluations``
+    counts the rows sent to the model.
+    """
+
+    def __init__(self, problem: Problem, model: Any, runner: Any) -> None:
+        self.problem = problem
+        self.model = model
+        self.runner = runner
+        self.n_evaluations = 0
+
+    def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(log prior, log likelihood, outputs)`` per row; outputs NaN where not evaluated."""
+        problem = self.problem
+        lp = problem.logprior(X)
+        ll = np.full(X.shape[0], -np.inf)
+        inside = np.flatnonzero(np.isfinite(lp))
+        Y = None
+        if inside.size:
+            Xi = X[inside]
+            Yi, ok = evaluate_batch(self.runner, self.model, problem.model_inputs(Xi))
+            self.n_evaluations += int(inside.size)
+            lli = np.full(inside.size, -np.inf)
+            if ok.any():
+                lli[ok] = problem.loglike(Xi[ok], Yi[ok])
+            ll[inside] = lli
+            Y = np.full((X.shape[0], Yi.shape[1]), np.nan)
+            Y[inside] = Yi
+        return lp, ll, Y
