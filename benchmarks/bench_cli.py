@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-import uqkit
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the local uqkit
+import uqkit  # noqa: E402
 
 sys.path.insert(0, "/work/shared/anchor-bench")
 try:
@@ -92,10 +95,10 @@ model = uqkit.as_model(_f, inputs=("x1", "x2", "x3"), outputs=("y",), vectorized
 
 def salib(n):
     from SALib.analyze import sobol as sa
-    from SALib.sample import saltelli
+    from SALib.sample import sobol as ss
 
     problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-math.pi, math.pi]] * 3}
-    X = saltelli.sample(problem, n, calc_second_order=False, seed=1)
+    X = ss.sample(problem, n, calc_second_order=False, seed=1)
     Y = ishigami(X)
     res = sa.analyze(problem, Y, calc_second_order=False, seed=1)
     return np.asarray(res["S1"]), np.asarray(res["ST"]), len(X)
@@ -135,9 +138,11 @@ def main() -> None:
             (tmp / "bench_cli_model.py").write_text(MODEL)
             (tmp / "study.toml").write_text(STUDY.format(n=n))
             cmd = [sys.executable, "-m", "uqkit.cli", "run", "-q", str(tmp / "study.toml")]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+                [str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
             for key in ("run", "rerun"):
                 t = time.perf_counter()
-                subprocess.run(cmd, check=True, capture_output=True)
+                subprocess.run(cmd, check=True, capture_output=True, env=env)
                 times[key].append(time.perf_counter() - t)
             with uqkit.Store(tmp / "bench.db") as store:
                 evals["run"] = int(store.summary()["total"].sum())
@@ -152,7 +157,8 @@ def main() -> None:
                                                     np.abs(tt - st_exact).max()))
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "uqkit.cli", "report", str(tmp / "bench.db"),
-                            "-o", str(tmp / "again.html")], check=True, capture_output=True)
+                            "-o", str(tmp / "again.html")], check=True, capture_output=True,
+                           env=env)
             times["report"].append(time.perf_counter() - t)
             t = time.perf_counter()
             uqkit.report(params, model, res, path=tmp / "py.html")
