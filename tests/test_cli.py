@@ -313,3 +313,32 @@ def test_dask_local_cluster_on_loopback(tmp_path, side_log):
                                               'workers = 2'))
     assert main(["run", "-q", str(study)]) == 0
     assert len(log_lines(side_log)) == 160
+
+
+def test_model_module_beside_the_study_file_reaches_process_workers(tmp_path):
+    (tmp_path / "my_local_model.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        import uqkit
+
+        def f(X):
+            return np.asarray(X)[:, :1] ** 2 + np.asarray(X)[:, 1:2]
+
+        model = uqkit.as_model(f, inputs=("u", "v"), outputs=("y",), vectorized=True,
+                               name="local", version="1")
+        """))
+    study = write(tmp_path, """\
+        [model]
+        entry_point = "my_local_model:model"
+        [parameters]
+        u = { dist = "Uniform", low = 0, high = 1 }
+        v = { dist = "Uniform", low = 0, high = 1 }
+        [analyses.sobol]
+        n = 16
+        [runner]
+        executor = "processes"
+        workers = 2
+        store = "local.db"
+        """)
+    assert main(["run", "-q", str(study)]) == 0
+    with uqkit.Store(tmp_path / "local.db") as store:
+        assert store.summary().loc["local", "ok"] == 16 * 4
