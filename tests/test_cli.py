@@ -119,7 +119,27 @@ def test_report_and_store_commands_on_missing_or_unfinished_stores(tmp_path, sid
     assert "holds no study report" in capsys.readouterr().err
 
 
-def test_failures_are_shown_by_store_info_and_the_report(tmp_path, side_log, capsys):
+def test_failures_are_shown_by_store_info_and_the_report(tmp_path, side_log, capsys,
+                                                         monkeypatch):
+    monkeypatch.setenv("UQKIT_TEST_FAULT", "fail10")
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\non_failure = "nan"'))
+    assert main(["run", "-q", str(study)]) == 0
+    doc = report_json(tmp_path / "out" / "report.json")
+    with uqkit.Store(tmp_path / "toy.db") as store:
+        fails = store.to_dataframe(failures=True)
+    assert len(fails) > 0  # about 10 % of 160 inputs
+    names = [b["name"] for s in doc["sections"] for b in s["blocks"] if b["type"] == "table"]
+    assert f"Failures (first {min(50, len(fails))} of {len(fails)})" in names
+    cost = table(doc, "Cost of each result")
+    assert cost[("SobolResult 1", "failed")] == len(fails)
+    capsys.readouterr()
+    assert main(["store", "info", str(tmp_path / "toy.db")]) == 0
+    text = capsys.readouterr().out
+    assert f"of {len(fails)} failures" in text and "injected failure" in text
+
+
+def test_pce_validation_points_are_reported(tmp_path, side_log):
     study = write(tmp_path, """\
         [model]
         entry_point = "_studymodels:function"
