@@ -160,7 +160,11 @@ def test_dask_worker_killed_mid_study(tmp_path):
                                   host="127.0.0.1", dashboard_address=None,
                                   silence_logs=50) as cluster, \
             distributed.Client(cluster) as client:
+        # security 4: scheduler and dashboard on loopback (dashboard_address=None no longer
+        # disables the dashboard in recent distributed; host= keeps it on 127.0.0.1)
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        link = getattr(cluster, "dashboard_link", "") or ""
+        assert not link or link.startswith("http://127.0.0.1:")
         killed: dict = {}
 
         def kill_one():
