@@ -2,7 +2,8 @@
 
 The side log and an optional per-row sleep come from environment variables, so
 a study file can name the model without arguments: ``UQKIT_TEST_LOG`` (path of
-the side log, one line per model call) and ``UQKIT_TEST_SLEEP`` (seconds).
+the side log, one line per model call), ``UQKIT_TEST_SLEEP`` (seconds) and
+``UQKIT_TEST_FAULT`` (a fault of ``ToyModel``, e.g. ``fail10``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from _toy import ToyModel
 def toy() -> ToyModel:
     """Factory: the toy model logging to ``$UQKIT_TEST_LOG``."""
     return ToyModel(os.environ.get("UQKIT_TEST_LOG", os.devnull),
-                    sleep=float(os.environ.get("UQKIT_TEST_SLEEP", "0")), name="toy")
+                    sleep=float(os.environ.get("UQKIT_TEST_SLEEP", "0")), name="toy",
+                    fault=os.environ.get("UQKIT_TEST_FAULT") or None)
 
 
 def function(X):

@@ -119,7 +119,27 @@ def test_report_and_store_commands_on_missing_or_unfinished_stores(tmp_path, sid
     assert "holds no study report" in capsys.readouterr().err
 
 
-def test_failures_are_shown_by_store_info_and_the_report(tmp_path, side_log, capsys):
+def test_failures_are_shown_by_store_info_and_the_report(tmp_path, side_log, capsys,
+                                                         monkeypatch):
+    monkeypatch.setenv("UQKIT_TEST_FAULT", "fail10")
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\non_failure = "nan"'))
+    assert main(["run", "-q", str(study)]) == 0
+    doc = report_json(tmp_path / "out" / "report.json")
+    with uqkit.Store(tmp_path / "toy.db") as store:
+        fails = store.to_dataframe(failures=True)
+    assert len(fails) > 0  # about 10 % of 160 inputs
+    names = [b["name"] for s in doc["sections"] for b in s["blocks"] if b["type"] == "table"]
+    assert f"Failures (first {min(50, len(fails))} of {len(fails)})" in names
+    cost = table(doc, "Cost of each result")
+    assert cost[("SobolResult 1", "failed")] == len(fails)
+    capsys.readouterr()
+    assert main(["store", "info", str(tmp_path / "toy.db")]) == 0
+    text = capsys.readouterr().out
+    assert f"of {len(fails)} failures" in text and "injected failure" in text
+
+
+def test_pce_validation_points_are_reported(tmp_path, side_log):
     study = write(tmp_path, """\
         [model]
         entry_point = "_studymodels:function"
@@ -282,3 +302,63 @@ def test_check_option_runs_nothing(tmp_path, side_log, capsys):
     assert main(["run", "--check", str(study)]) == 0
     assert "OK" in capsys.readouterr().out
     assert log_lines(side_log) == [] and not (tmp_path / "toy.db").exists()
+
+
+def test_changed_study_on_the_same_store_is_refused_naming_the_field(tmp_path, side_log,
+                                                                    capsys):
+    study = write(tmp_path, TOY_STUDY)
+    assert main(["run", "-q", str(study)]) == 0
+    calls = len(log_lines(side_log))
+    study.write_text(TOY_STUDY.replace("seed = 5", "seed = 6"))
+    capsys.readouterr()
+    assert main(["run", "-q", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert "seed=5" in err and "seed=6" in err
+    assert len(log_lines(side_log)) == calls  # refused before any model call (A7)
+
+
+def test_thread_executor_with_workers(tmp_path, side_log):
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\nexecutor = "threads"\n'
+                                              'workers = 2\non_failure = "skip"'))
+    assert main(["run", "-q", str(study)]) == 0
+    assert len(log_lines(side_log)) == 160
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_on_loopback(tmp_path, side_log):
+    pytest.importorskip("distributed")
+    study = write(tmp_path, TOY_STUDY.replace('store = "toy.db"',
+                                              'store = "toy.db"\nexecutor = "dask"\n'
+                                              'workers = 2'))
+    assert main(["run", "-q", str(study)]) == 0
+    assert len(log_lines(side_log)) == 160
+
+
+def test_model_module_beside_the_study_file_reaches_process_workers(tmp_path):
+    (tmp_path / "my_local_model.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        import uqkit
+
+        def f(X):
+            return np.asarray(X)[:, :1] ** 2 + np.asarray(X)[:, 1:2]
+
+        model = uqkit.as_model(f, inputs=("u", "v"), outputs=("y",), vectorized=True,
+                               name="local", version="1")
+        """))
+    study = write(tmp_path, """\
+        [model]
+        entry_point = "my_local_model:model"
+        [parameters]
+        u = { dist = "Uniform", low = 0, high = 1 }
+        v = { dist = "Uniform", low = 0, high = 1 }
+        [analyses.sobol]
+        n = 16
+        [runner]
+        executor = "processes"
+        workers = 2
+        store = "local.db"
+        """)
+    assert main(["run", "-q", str(study)]) == 0
+    with uqkit.Store(tmp_path / "local.db") as store:
+        assert store.summary().loc["local", "ok"] == 16 * 4

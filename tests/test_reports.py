@@ -377,3 +377,17 @@ def test_renders_in_headless_chromium(study, tmp_path):
     if shot2.exists():
         assert _pixel_spread(shot2) < 0.01
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_posterior_without_draws_gets_a_failed_verdict_not_a_crash(tmp_path):
+    post = _FakePosterior(False)
+    post.r_hat = post.r_hat * np.nan
+    post.ess_bulk = post.ess_bulk * np.nan
+
+    def summary():
+        raise ValueError("Too few elements for interval calculation.")
+
+    post.summary = summary
+    text = open(uqkit.report(post, path=tmp_path / "p.html"), encoding="utf-8").read()
+    assert "NOT converged (n_steps): no diagnostics" in text
+    assert "Posterior summary unavailable: ValueError: Too few elements" in text

@@ -41,7 +41,8 @@ class DerivedModel:
         self.derived = dict(derived)
         self.vectorized = bool(getattr(model, "vectorized", False))
         base = getattr(model, "name", None) or type(model).__name__
-        self.name = str(base)
+        # its own name: the store lists it apart from the wrapped model's evaluations
+        self.name = f"{base} [{', '.join(f'{k}={v}' for k, v in self.derived.items())}]"
         self.version = getattr(model, "version", None)
         from ..models import model_identity
 
@@ -96,6 +97,7 @@ def _entry_point(study: Study) -> tuple[Any, Any]:
             obj: Any = importlib.import_module(module_name)
         except ImportError as exc:
             raise study.error(key, f"names a module that cannot be imported: {exc}") from None
+    _ship_by_value(sys.modules.get(module_name.split(".")[0]), study.directory)
     for part in attr.split("."):
         if part.startswith("_"):
             raise study.error(key, f"must not name a private attribute, got {part!r}")
@@ -134,6 +136,25 @@ def _entry_point(study: Study) -> tuple[Any, Any]:
     if _is_example(made):
         return made.model, made.parameters
     return made, None
+
+
+def _ship_by_value(module: Any, folder: Path) -> None:
+    """A model module found next to the study file travels to workers by value.
+
+    Worker processes (spawned pools, Dask workers on other hosts) do not have the
+    study's folder on their path; cloudpickle then sends the module's code.
+    """
+    where = getattr(module, "__file__", None)
+    if module is None or where is None:
+        return
+    try:
+        inside = Path(where).resolve().is_relative_to(folder.resolve())
+    except OSError:  # pragma: no cover
+        return
+    if inside:
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
 
 
 def _is_model(obj: Any) -> bool:

@@ -103,7 +103,9 @@ def demo_study(out: Path, size: int, workers: int, seed: int, calibrate: bool) -
                   f"noise = {_toml_value(noise)}"]
         if fixed:
             lines.append(f"fixed = {_toml_value(fixed)}")
-        lines += [f"max_evaluations = {max(400, 8 * size)}", "target_ess = 400", ""]
+        # exact delayed acceptance: a PCE fitted on prior samples screens each proposal
+        lines += ["surrogate = \"pce\"", f"max_evaluations = {max(400, 2 * size)}",
+                  "target_ess = 400", ""]
     lines += ["[runner]",
               f"executor = \"{'processes' if workers else 'in-process'}\""]
     if workers:

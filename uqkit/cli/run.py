@@ -49,6 +49,10 @@ def run_command(args: argparse.Namespace) -> int:
             log(f"study {study.name!r}: store {runner.store.path}")
             results = execute(prep, runner, log=log)
             html_path, json_path = write_report(prep, runner, results)
+        if not args.quiet:
+            for r in results:
+                if not hasattr(r, "attrs"):  # results, not the validation tables
+                    print(repr(r))
         print(f"report: {html_path}")
         print(f"numbers: {json_path}")
         return 0

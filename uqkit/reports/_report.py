@@ -48,9 +48,10 @@ def build_document(*results: Any, title: str | None = None) -> d.Document:
         df = pd.DataFrame(rows)
         df.index = pd.Index([f"{r['result']} {i + 1}" for i, r in enumerate(rows)], name="")
         df = df.drop(columns="result")
+        df["seed"] = pd.Series([r["seed"] for r in rows], index=df.index, dtype=object)
         total = pd.DataFrame({"model evaluations": [int(df["model evaluations"].sum())],
-                              "failed": [int(df["failed"].sum())], "seed": [None]},
-                             index=["total"])
+                              "failed": [int(df["failed"].sum())],
+                              "seed": pd.Series([None], dtype=object)}, index=["total"])
         sec = d.Section("Evaluations, failures and seeds", "counts")
         sec.table("Cost of each result", pd.concat([df, total]))
         sec.text("Evaluations served from a store count as model evaluations of the result "

@@ -193,17 +193,20 @@ def _posterior(post: Any, label: str) -> Section:
     ess = np.asarray(post.ess_bulk, dtype=float)
     target = getattr(post, "target_ess", None)
     converged = bool(getattr(post, "converged", False))
-    max_r, min_ess = float(np.nanmax(r_hat)), float(np.nanmin(ess))
     mode = getattr(post, "mode", "plain")
-    if converged:
-        text = (f"converged: every R-hat <= {max_r:.4f} (< 1.01) and the minimum bulk ESS is "
-                f"{min_ess:.0f}" + (f" (target {target:g})" if target else "") + ".")
+    goal = f" (target {target:g})" if target else ""
+    if r_hat.size == 0 or np.isnan(r_hat).all() or np.isnan(ess).all():
+        s.verdict(False, f"NOT converged ({getattr(post, 'stop_reason', '?')}): no "
+                  "diagnostics (too few draws after warm-up). Raise the budget.")
     else:
-        text = (f"NOT converged ({getattr(post, 'stop_reason', '?')}): max R-hat {max_r:.4f} "
-                f"(needs < 1.01), minimum bulk ESS {min_ess:.0f}"
-                + (f" (target {target:g})" if target else "")
-                + ". Run longer before trusting these numbers.")
-    s.verdict(converged, text)
+        max_r, min_ess = float(np.nanmax(r_hat)), float(np.nanmin(ess))
+        if converged:
+            s.verdict(True, f"converged: every R-hat <= {max_r:.4f} (< 1.01) and the minimum "
+                      f"bulk ESS is {min_ess:.0f}{goal}.")
+        else:
+            s.verdict(False, f"NOT converged ({getattr(post, 'stop_reason', '?')}): max R-hat "
+                      f"{max_r:.4f} (needs < 1.01), minimum bulk ESS {min_ess:.0f}{goal}. Run "
+                      "longer before trusting these numbers.")
     if mode == "approximate":
         s.verdict(False, "APPROXIMATE: samples of the surrogate posterior, not the full model's.")
     s.facts({"walkers": getattr(post, "n_walkers", None),
@@ -214,7 +217,10 @@ def _posterior(post: Any, label: str) -> Section:
              "model evaluations": getattr(post, "n_model_evaluations", None),
              "surrogate evaluations": getattr(post, "n_surrogate_evaluations", None),
              "resumed at step": getattr(post, "resumed_at", None)})
-    s.table("Posterior summary", post.summary())
+    try:
+        s.table("Posterior summary", post.summary())
+    except Exception as exc:  # e.g. too few draws for intervals: say so, keep the rest
+        s.text(f"Posterior summary unavailable: {type(exc).__name__}: {exc}")
     s.figure(lambda: post.plot("pair"), "Pair plot of the posterior")
     s.figure(lambda: post.plot("trace"), "Traces")
     try:
