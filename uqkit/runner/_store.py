@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import socket
@@ -472,19 +473,27 @@ class Store:
         now = time.time()
         host = host or HOST
         ref = self._ref(model_id)
-        xraw = np.ascontiguousarray(X, dtype="<f8").tobytes()
-        yraw = np.ascontiguousarray(Y, dtype="<f8").tobytes()
-        sx = len(xraw) // max(len(keys), 1)
-        sy = len(yraw) // max(len(keys), 1)
-        # insert in key order: neighbouring B-tree pages instead of random ones
-        order = sorted(range(len(keys)), key=keys.__getitem__) if len(keys) > 1 else range(
-            len(keys))
         n = len(keys)
-        durations = duration if isinstance(duration, (list, tuple)) else [duration] * n
-        hosts = host if isinstance(host, (list, tuple)) else [host] * n
-        pids = pid if isinstance(pid, (list, tuple)) else [pid] * n
-        rows = [(keys[i], ref, xraw[i * sx:(i + 1) * sx], yraw[i * sy:(i + 1) * sy], status[i],
-                 attempts[i], durations[i], hosts[i], pids[i], now) for i in order]
+        # insert in key order: neighbouring B-tree pages instead of random ones
+        order = np.argsort(np.array(keys, dtype="S32"), kind="stable") if n > 1 else \
+            np.zeros(n, dtype=np.intp)
+        xraw = np.ascontiguousarray(np.asarray(X, dtype="<f8")[order]).tobytes()
+        yraw = np.ascontiguousarray(np.asarray(Y, dtype="<f8")[order]).tobytes()
+        sx, sy = len(xraw) // max(n, 1), len(yraw) // max(n, 1)
+        olist = order.tolist()
+        ks = [keys[i] for i in olist]
+        xs = [xraw[j:j + sx] for j in range(0, len(xraw), sx)] if sx else [b""] * n
+        ys = [yraw[j:j + sy] for j in range(0, len(yraw), sy)] if sy else [b""] * n
+        status_l = np.asarray(status, dtype=str)[order].tolist()
+        attempts_l = np.asarray(attempts, dtype=np.int64)[order].tolist()
+
+        def column(value):
+            if isinstance(value, (list, tuple)):
+                return [value[i] for i in olist]
+            return itertools.repeat(value, n)
+
+        rows = zip(ks, itertools.repeat(ref, n), xs, ys, status_l, attempts_l,
+                   column(duration), column(host), column(pid), itertools.repeat(now, n))
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO evaluations(key, model_ref, x, y, status, attempts, duration, host, "
