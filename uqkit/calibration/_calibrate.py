@@ -22,6 +22,7 @@ from ._target import LogPosterior
 __all__ = ["calibrate"]
 
 _MODES = ("delayed_acceptance", "approximate")
+DEFAULT_MAX_EVALUATIONS = 1_000_000  # budget when neither n_steps nor max_evaluations is given
 
 
 def _default_runner(runner: Any) -> Any:
@@ -82,7 +83,8 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         reaches this and every R-hat is below 1.01. ``None`` runs the whole
         budget.
     max_evaluations : int, optional
-        Budget of full-model evaluations.
+        Budget of full-model evaluations. When neither ``n_steps`` nor
+        ``max_evaluations`` is given, the budget is 1,000,000 evaluations.
     surrogate : Model or "pce", optional
         A fitted surrogate of ``model`` (same inputs; the observed outputs),
         or ``"pce"`` to fit :func:`uqkit.fit_pce` on prior samples. Used by
@@ -175,6 +177,8 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
             raise InvalidParameterError(
                 "The 'surrogate' parameter of calibrate is 'pce' but uqkit.fit_pce is not "
                 "available in this installation. Pass a fitted surrogate model instead.")
+    if n_steps is None and max_evaluations is None:
+        max_evaluations = DEFAULT_MAX_EVALUATIONS
     rng = normalize_rng(rng)
     seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)
     X0 = _initial(initial, n_walkers, problem, rng)
