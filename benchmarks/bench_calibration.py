@@ -274,7 +274,7 @@ def bench_da(args):
         model, prior, data, noise = make()
         for rep in range(args.reps):
             seed = 100 + rep
-            kw = dict(noise=noise, target_ess=args.da_ess, rng=seed)
+            kw = dict(noise=noise, target_ess=args.da_ess, rng=seed, max_evaluations=40_000)
             t0 = time.perf_counter()
             plain = uqkit.calibrate(model, prior, data, **kw)
             wp = time.perf_counter() - t0
@@ -319,7 +319,7 @@ def main():
     ap.add_argument("--budget", type=int, default=100_000)
     ap.add_argument("--problems", default="banana,gauss10,ode")
     ap.add_argument("--anchors", default="emcee,tinyda,openturns")
-    ap.add_argument("--da-ess", type=float, default=2000)
+    ap.add_argument("--da-ess", type=float, default=500)
     ap.add_argument("--no-da", action="store_true")
     ap.add_argument("--no-sampling", action="store_true")
     args = ap.parse_args()
