@@ -149,9 +149,8 @@ def test_dask_worker_killed_mid_study(tmp_path):
     """G1: a Dask LocalCluster on loopback; one worker killed mid-study: all results
     arrive, nothing stored is recomputed, only that worker's in-flight task re-runs."""
     distributed = pytest.importorskip("distributed")
-    import cloudpickle
-
     import _toy
+    import cloudpickle
 
     cloudpickle.register_pickle_by_value(_toy)  # dask workers do not have tests/ on path
     store, log = tmp_path / "s.db", tmp_path / "calls.log"
@@ -161,7 +160,11 @@ def test_dask_worker_killed_mid_study(tmp_path):
                                   host="127.0.0.1", dashboard_address=None,
                                   silence_logs=50) as cluster, \
             distributed.Client(cluster) as client:
+        # security 4: scheduler and dashboard on loopback (dashboard_address=None no longer
+        # disables the dashboard in recent distributed; host= keeps it on 127.0.0.1)
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        link = getattr(cluster, "dashboard_link", "") or ""
+        assert not link or link.startswith("http://127.0.0.1:")
         killed: dict = {}
 
         def kill_one():
@@ -180,6 +183,9 @@ def test_dask_worker_killed_mid_study(tmp_path):
         runner = uqkit.Runner(executor=client, store=store, progress=False)
         ev = runner.evaluate(ToyModel(log, sleep=0.03), X)
         killer.join()
+        # notebook-style lambdas travel to Dask workers too (cloudpickle)
+        lam = runner.evaluate(uqkit.as_model(lambda a, b: a * b), [[2.0, 3.0], [4.0, 5.0]])
+        np.testing.assert_array_equal(lam.Y.ravel(), [6.0, 20.0])
     assert "victim" in killed
     assert ev.ok.all() and ev.n_new == N
     np.testing.assert_array_equal(ev.Y, _reference(tmp_path))
@@ -189,4 +195,4 @@ def test_dask_worker_killed_mid_study(tmp_path):
     duplicates = len(lines) - len(set(lines))
     assert duplicates <= 2  # the killed worker's running task (and one it may have held)
     with uqkit.Store(store) as s:
-        assert (s.to_dataframe().status == "ok").sum() == N
+        assert (s.to_dataframe("toy").status == "ok").sum() == N

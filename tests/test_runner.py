@@ -299,3 +299,28 @@ def test_evaluations_dataframe_and_repr(design, tmp_path):
     df = ev.to_dataframe()
     assert list(df.columns[:4]) == ["x1", "x2", "x3", "y"] and len(df) == 5
     assert "5 new" in repr(ev) and "<table>" in ev._repr_html_()
+
+
+def test_changed_implementation_warns_on_reuse(tmp_path):
+    """A8 for callables: same name and version, different code: uqkit warns, never silently
+    reuses; bumping the version recomputes."""
+    def make(offset):
+        ns = {}
+        exec(f"def sim(a):\n    return a + {offset}\n", ns)  # same qualname, other code
+        return ns["sim"]
+
+    store = tmp_path / "s.db"
+    uqkit.evaluate(uqkit.as_model(make(1), name="sim", version="1"), [[1.0]], store=store)
+    with pytest.warns(uqkit.UQKitWarning, match="changed"):
+        ev = uqkit.evaluate(uqkit.as_model(make(2), name="sim", version="1"), [[1.0]],
+                            store=store)
+    assert ev.n_new == 0
+    ev2 = uqkit.evaluate(uqkit.as_model(make(2), name="sim", version="2"), [[1.0]],
+                         store=store)
+    assert ev2.n_new == 1 and ev2.Y[0, 0] == 3.0
+
+
+def test_progress_bar_runs(capsys, design, tmp_path):
+    ev = uqkit.Runner(progress=True).evaluate(ToyModel(tmp_path / "a.log"), design[:8])
+    assert ev.ok.all()
+    assert "evaluating toy" in capsys.readouterr().err

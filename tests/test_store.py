@@ -163,6 +163,8 @@ UPSERT_WORKER = textwrap.dedent("""
     from uqkit.runner import Store, make_keys
     path, worker = sys.argv[1], int(sys.argv[2])
     store = Store(path)
+    store.register_model({"id": "m", "name": "m", "version": None, "identity": "m"},
+                         ["a", "b"], ["y"])
     X = np.column_stack([np.full(500, worker, float), np.arange(500.0)])
     keys = make_keys("m", X)
     for i in range(500):
@@ -197,6 +199,8 @@ CRASH_WORKER = textwrap.dedent("""
     from uqkit.runner import Store, make_keys
     path = sys.argv[1]
     store = Store(path)
+    store.register_model({"id": "m", "name": "m", "version": None, "identity": "m"},
+                         ["a", "b"], ["y"])
     rng = np.random.default_rng(int(sys.argv[2]))
     X = rng.random((200, 2))
     keys = make_keys("m", X)
@@ -234,3 +238,13 @@ def test_kill_inside_commit(tmp_path):
                 assert np.frombuffer(y, "<f8")[0] == xs[0] * 2
                 assert make_keys("m", xs[None, :])[0] == key
     assert len(acked) >= 20
+
+
+def test_summary_keeps_models_with_the_same_name_apart(store_path):
+    """Two models sharing a name (different versions) are counted separately."""
+    runner = uqkit.Runner(store=store_path)
+    runner.evaluate(uqkit.as_model(lambda a: a, name="sim", version="1"), [[1.0], [2.0]])
+    runner.evaluate(uqkit.as_model(lambda a: a, name="sim", version="2"), [[1.0]])
+    summary = runner.store.summary()
+    assert summary.loc["sim (version 1)", "ok"] == 2
+    assert summary.loc["sim (version 2)", "ok"] == 1

@@ -1,5 +1,9 @@
 """Example models with reference values, and biomedical multiscale examples."""
 
 from ._analytic import Example, Reference, borehole, ishigami, sobol_g
+from ._cardiac import cardiac_cable
+from ._epidemic import sir
+from ._neuron import hodgkin_huxley
 
-__all__ = ["Example", "Reference", "ishigami", "sobol_g", "borehole"]
+__all__ = ["Example", "Reference", "ishigami", "sobol_g", "borehole", "cardiac_cable",
+           "hodgkin_huxley", "sir"]

@@ -9,7 +9,11 @@ from typing import Any
 
 from .._validation import fail
 
-__all__ = ["Backend", "make_backend"]
+__all__ = ["Backend", "make_backend", "TaskLost"]
+
+
+class TaskLost(Exception):
+    """The executor lost a task (e.g. a Dask worker died holding it): run it again."""
 
 
 class Backend:
@@ -101,16 +105,18 @@ class DaskExecutor(cf.Executor):
 
         def deliver(f) -> None:  # runs in a dask callback thread
             try:
-                if f.status == "finished":
+                status = f.status
+                if status == "finished":
                     out.set_result(f.result())
-                elif f.status == "cancelled":
-                    out.cancel()
-                else:
+                elif status == "error":
                     out.set_exception(f.exception())
-            except BaseException as exc:  # KilledWorker, CancelledError, comm errors
+                else:  # lost (its worker died after finishing) or cancelled by dask
+                    out.set_exception(TaskLost(f"dask reported the task as {status}"))
+            except BaseException as exc:  # KilledWorker, comm errors, data lost meanwhile
                 if not out.done():
-                    out.set_exception(exc if isinstance(exc, Exception) else
-                                      RuntimeError(repr(exc)))
+                    name = type(exc).__name__
+                    out.set_exception(exc if name == "KilledWorker" else TaskLost(
+                        f"{name}: {exc}"))
             finally:
                 f.release()
 

@@ -20,7 +20,7 @@ from .._errors import InvalidParameterError, ModelEvaluationError
 from .._validation import as_2d_float, check_choice, check_int, check_real, fail
 from ..models._protocol import check_model, model_identity
 from ._evaluations import Evaluations
-from ._executors import make_backend
+from ._executors import TaskLost, make_backend
 from ._keys import canonical_inputs, make_keys
 from ._store import HOST, Store
 from ._worker import dump_model, run_batch
@@ -28,16 +28,22 @@ from ._worker import dump_model, run_batch
 __all__ = ["Runner", "evaluate"]
 
 _POLICIES = ("raise", "skip", "nan")
+#: results of evaluations quicker than this are committed in groups: at most this much
+#: model time is ever at risk in a crash, and a trivial model does not pay an fsync per row
+GROUP_COMMIT_MODEL_SECONDS = 0.005
+#: ...and a buffered result never waits longer than this for its commit
+GROUP_COMMIT_MAX_AGE = 0.2
 
 
 class _Task:
-    __slots__ = ("rows", "attempt", "ready", "suspect")
+    __slots__ = ("rows", "attempt", "ready", "suspect", "lost")
 
     def __init__(self, rows: np.ndarray, attempt: int = 1, ready: float = 0.0) -> None:
         self.rows = rows  # indices into the unique-row arrays
         self.attempt = attempt
         self.ready = ready
         self.suspect = False  # was in flight when a worker process died
+        self.lost = 0  # times the executor lost it (not counted as attempts)
 
 
 class _Stop(Exception):
@@ -277,25 +283,28 @@ class _Job:
         if self.store is not None:
             self.ident = model_identity(model)
             keys = make_keys(self.ident["id"], Xc)
+            first: dict[bytes, int] = {}
+            if invalid.any():
+                rep = np.array([-1 if bad else first.setdefault(k, i)
+                                for i, (k, bad) in enumerate(zip(keys, invalid.tolist()))],
+                               dtype=np.intp)
+            else:
+                rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
+                                  dtype=np.intp, count=n)
+            self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+            self._ukeys = list(first)  # key of each unique row, in the order of uniq
         else:
+            # no store, no keys: find identical rows with one lexicographic sort
             self.ident = None
-            step = 8 * Xc.shape[1]
-            raw = Xc.tobytes()
-            keys = [raw[i:i + step] for i in range(0, len(raw), step)]
-        first: dict[bytes, int] = {}
-        rep = np.empty(n, dtype=np.intp)
-        for i, k in enumerate(keys):
-            if invalid[i]:
-                rep[i] = -1
-                continue
-            rep[i] = first.setdefault(k, i)
+            keys = None
+            rep, self.uniq = _dedupe_rows(Xc, invalid)
+            self._ukeys = []
         self.keys = keys
         self.rep = rep
-        self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
         self.invalid = invalid
         u = len(self.uniq)
         self.uY = np.full((u, self.m), np.nan)
-        self.ustatus = np.full(u, "pending", dtype=object)
+        self.ustatus = np.full(u, "pending", dtype="<U11")
         self.uerrors: list[str | None] = [None] * u
         self.uattempts = np.zeros(u, dtype=np.int64)
         self.prev_attempts = np.zeros(u, dtype=np.int64)
@@ -305,10 +314,16 @@ class _Job:
         self.stop_error: ModelEvaluationError | None = None
         self.in_flight: dict[cf.Future, _Task] = {}
         self.bar = None
+        self._buffer: list[tuple] = []
+        self._buffer_time = 0.0
+        self._buffer_since = 0.0
 
     # -- helpers -------------------------------------------------------------------------------
     def ukeys(self, idx) -> list[bytes]:
-        return [self.keys[self.uniq[i]] for i in idx]
+        uk = self._ukeys
+        if len(idx) == len(uk):
+            return [uk[i] for i in idx.tolist()] if not _is_range(idx) else uk
+        return [uk[i] for i in np.asarray(idx).tolist()]
 
     def row_inputs(self, u: int) -> dict[str, float]:
         return dict(zip(self.model.inputs, self.X[self.uniq[u]].tolist()))
@@ -320,7 +335,6 @@ class _Job:
         busy: list[int] = []
         if store is not None:
             store.register_model(self.ident, self.model.inputs, self.model.outputs)
-            todo = self._serve_cached(todo)
         try:
             with _sigterm_as_exit():
                 while len(todo):
@@ -357,18 +371,30 @@ class _Job:
         return np.asarray(rest, dtype=np.intp)
 
     def _claim(self, todo: np.ndarray) -> tuple[np.ndarray, list[int]]:
-        owned, busy, attempts = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner)
-        mine, others = [], []
-        for u in todo:
-            k = self.keys[self.uniq[u]]
-            if k in owned:
+        """Serve stored results, claim the rest; keys another process holds are 'busy'."""
+        owned, busy, found = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner)
+        if len(owned) == len(todo) and not found:  # a fresh study: everything is ours
+            return todo, []
+        owned_set = set(owned)
+        mine, others, cached, blobs, statuses = [], [], [], [], []
+        uk = self._ukeys
+        for u in todo.tolist():
+            k = uk[u]
+            hit = found.get(k)
+            if k in owned_set:
                 mine.append(u)
-                if k in attempts:
-                    self.prev_attempts[u] = attempts[k]
-            elif k in busy:
+                if hit is not None:
+                    self.prev_attempts[u] = hit[2]
+            elif hit is not None and hit[0] in ("ok", "nonfinite"):
+                cached.append(u)
+                blobs.append(hit[1])
+                statuses.append(hit[0])
+            else:  # evaluated by another live process (or completed meanwhile)
                 others.append(u)
-            else:  # completed by another process between lookup and claim
-                others.append(u)
+        if cached:  # one decode for every cached row
+            self.uY[cached] = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(
+                len(cached), self.m)
+            self.ustatus[cached] = statuses
         return np.asarray(mine, dtype=np.intp), others
 
     def _wait_for_others(self, busy: np.ndarray) -> np.ndarray:
@@ -402,10 +428,13 @@ class _Job:
         backend = self.runner.backend
         queue = deque(_Task(b) for b in self._batches(todo, backend))
         self._progress(len(todo))
-        if backend.serial:
-            self._run_serial(queue)
-        else:
-            self._run_pool(queue, backend)
+        try:
+            if backend.serial:
+                self._run_serial(queue)
+            else:
+                self._run_pool(queue, backend)
+        finally:
+            self._flush()
         if self.stop_error is not None:
             raise self.stop_error
 
@@ -425,6 +454,7 @@ class _Job:
     def _run_serial(self, queue: deque) -> None:
         while queue and self.stop_error is None:
             task = queue.popleft()
+            self._flush_if_old()
             wait = task.ready - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -444,6 +474,10 @@ class _Job:
         # at most one task per worker is submitted and not yet committed: a killed driver
         # then loses at most `n_workers` evaluations (RELIABILITY A1)
         limit = backend.n_workers
+        if backend.kind == "dask":
+            # Dask tasks not yet started are cancelled when the client goes away; a
+            # deeper queue hides the scheduler's round trip
+            limit = 2 * backend.n_workers
         heartbeat = 5.0
         last_beat = time.monotonic()
         while queue or self.in_flight:
@@ -475,6 +509,8 @@ class _Job:
                 continue
             done, _ = cf.wait(list(self.in_flight), timeout=0.5,
                               return_when=cf.FIRST_COMPLETED)
+            if not done:
+                self._flush()
             if self.store is not None and time.monotonic() - last_beat > heartbeat:
                 self.store.heartbeat(self.owner)
                 last_beat = time.monotonic()
@@ -486,6 +522,13 @@ class _Job:
                     res = fut.result()
                 except cf.CancelledError:
                     continue
+                except TaskLost as exc:
+                    task.lost += 1
+                    if task.lost <= 3:
+                        queue.appendleft(task)  # not a model failure: run it again
+                        continue
+                    res = ("fail", "worker_killed", "TaskLost", str(exc), None, {}, True, None,
+                           None, None)
                 except cf.BrokenExecutor:
                     # a worker process died: blame the task only if it ran alone
                     if not task.suspect:
@@ -537,11 +580,9 @@ class _Job:
     def _record_ok(self, task, Y, duration, host, pid) -> None:
         rows = task.rows
         finite = np.isfinite(Y).all(axis=1)
-        status = np.where(finite, "ok", "nonfinite").astype(object)
+        status = np.where(finite, "ok", "nonfinite")
         if self.store is not None:
-            self.store.put_results(
-                self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]], Y, status,
-                attempts=self.uattempts[rows].tolist(), duration=duration, host=host, pid=pid)
+            self._commit(rows, Y, status, duration, host, pid)
         self.uY[rows] = Y
         self.ustatus[rows] = status
         if self.bar is not None:
@@ -565,7 +606,42 @@ class _Job:
                 inputs=self.row_inputs(u), kind="nonfinite")
         self._check_breaker()
 
+    def _commit(self, rows, Y, status, duration, host, pid) -> None:
+        quick = duration is not None and duration < GROUP_COMMIT_MODEL_SECONDS
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        self._buffer.append((rows, Y, status, duration, host, pid))
+        self._buffer_time += duration or 0.0
+        if not quick or self._buffer_time >= GROUP_COMMIT_MODEL_SECONDS:
+            self._flush()
+        else:
+            self._flush_if_old()
+
+    def _flush_if_old(self) -> None:
+        if self._buffer and time.monotonic() - self._buffer_since > GROUP_COMMIT_MAX_AGE:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Commit every buffered result in one transaction."""
+        if not self._buffer or self.store is None:
+            return
+        buf, self._buffer, self._buffer_time = self._buffer, [], 0.0
+        if len(buf) == 1:
+            rows, Y, status, duration, host, pid = buf[0]
+            durations, hosts, pids = duration, host, pid
+        else:
+            rows = np.concatenate([b[0] for b in buf])
+            Y = np.concatenate([b[1] for b in buf])
+            status = np.concatenate([b[2] for b in buf])
+            durations = [b[3] for b in buf for _ in range(len(b[0]))]
+            hosts = [b[4] for b in buf for _ in range(len(b[0]))]
+            pids = [b[5] for b in buf for _ in range(len(b[0]))]
+        self.store.put_results(
+            self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]], Y, status,
+            attempts=self.uattempts[rows].tolist(), duration=durations, host=hosts, pid=pids)
+
     def _record_failure(self, task, res, queue) -> None:
+        self._flush()  # keep the store in arrival order
         _, kind, etype, message, tb, details, retryable, duration, host, pid = res
         rows = task.rows
         runner = self.runner
@@ -633,6 +709,8 @@ class _Job:
 
     def _abort(self) -> None:
         """Interrupted (Ctrl-C, SIGTERM, error): cancel queued work, mark in-flight rows."""
+        with contextlib.suppress(Exception):
+            self._flush()  # results that arrived are precious
         inflight_rows = []
         for fut, task in list(self.in_flight.items()):
             fut.cancel()
@@ -646,27 +724,71 @@ class _Job:
 
     def _result(self) -> Evaluations:
         n = self.n
-        Y = np.full((n, self.m), np.nan)
-        status = np.full(n, "invalid", dtype=object)
-        errors: list[str | None] = ["outside the parameters' support"] * n
-        where = np.full(len(self.rep), -1, dtype=np.intp)
-        pos = {int(i): j for j, i in enumerate(self.uniq)}
         valid = self.rep >= 0
-        where[valid] = [pos[int(r)] for r in self.rep[valid]]
-        Y[valid] = self.uY[where[valid]]
-        status[valid] = self.ustatus[where[valid]]
-        for i in np.flatnonzero(valid):
-            errors[i] = self.uerrors[where[i]]
+        # uniq holds first occurrences in increasing order: searchsorted maps rows to them
+        where = np.searchsorted(self.uniq, self.rep[valid])
+        Y = np.full((n, self.m), np.nan)
+        Y[valid] = self.uY[where]
+        status = np.full(n, "invalid", dtype="<U11")
+        status[valid] = self.ustatus[where]
+        has_errors = bool(np.isin(self.ustatus, ("failed", "nonfinite")).any())
+        if valid.all() and not has_errors:
+            errors = [None] * n
+        elif has_errors:
+            errors: list[str | None] = ["outside the parameters' support"] * n
+            for i, w in zip(np.flatnonzero(valid).tolist(), where.tolist()):
+                errors[i] = self.uerrors[w]
+        else:
+            errors = [None if v else "outside the parameters' support" for v in valid.tolist()]
         ok = status == "ok"
         if self.runner.allow_nonfinite:
             ok |= status == "nonfinite"
         n_new = int(self.new.sum())
         keys = tuple(k.hex() for k in self.keys) if self.store is not None else None
         return Evaluations(
-            X=self.X, Y=Y, ok=ok, status=status.astype(str), errors=tuple(errors), keys=keys,
+            X=self.X, Y=Y, ok=ok, status=status, errors=tuple(errors), keys=keys,
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
             inputs=tuple(self.model.inputs), outputs=tuple(self.model.outputs),
             model_name=self.name)
+
+
+def _dedupe_rows(Xc: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representative (first identical) row of every row, and the sorted unique rows.
+
+    ``rep[i]`` is the index of the first row equal to row ``i`` (-1 for invalid rows).
+    A stable lexicographic sort puts identical rows next to each other in input order.
+    """
+    n = len(Xc)
+    valid_idx = np.flatnonzero(~invalid)
+    rep = np.full(n, -1, dtype=np.intp)
+    if len(valid_idx) < 2:
+        rep[valid_idx] = valid_idx
+        return rep, valid_idx
+    V = Xc[valid_idx]
+    # sort by a 64-bit mix of each row's bits (one argsort instead of a d-key lexsort);
+    # neighbours with equal hashes are then compared exactly. A hash collision between
+    # different rows can only make a duplicate be evaluated twice, never merge rows.
+    bits = V.view(np.uint64)
+    mixed = bits[:, 0].copy()
+    for j in range(1, bits.shape[1]):
+        mixed *= np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= bits[:, j]
+    order = np.argsort(mixed, kind="stable")
+    S = V[order]
+    same = (mixed[order][1:] == mixed[order][:-1]) & np.all(S[1:] == S[:-1], axis=1)
+    if not same.any():
+        rep[valid_idx] = valid_idx
+        return rep, valid_idx
+    starts = np.concatenate([[True], ~same])
+    group = np.cumsum(starts) - 1
+    first = valid_idx[order[starts]]
+    rep[valid_idx[order]] = first[group]
+    return rep, np.sort(first)
+
+
+def _is_range(idx) -> bool:
+    idx = np.asarray(idx)
+    return len(idx) == 0 or (idx[0] == 0 and bool(np.all(np.diff(idx) == 1)))
 
 
 def evaluate(model: Any, X: Any, **options: Any) -> Evaluations:

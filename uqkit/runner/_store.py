@@ -49,13 +49,13 @@ HOST = socket.gethostname()
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models(
-    model_id TEXT PRIMARY KEY, name TEXT, version TEXT, identity TEXT,
-    inputs TEXT, outputs TEXT, fingerprint TEXT, created REAL);
+    ref INTEGER PRIMARY KEY, model_id TEXT UNIQUE NOT NULL, name TEXT, version TEXT,
+    identity TEXT, inputs TEXT, outputs TEXT, fingerprint TEXT, created REAL);
 CREATE TABLE IF NOT EXISTS evaluations(
-    key BLOB PRIMARY KEY, model_id TEXT NOT NULL, x BLOB NOT NULL, y BLOB,
+    key BLOB PRIMARY KEY, model_ref INTEGER NOT NULL, x BLOB NOT NULL, y BLOB,
     status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, duration REAL,
     host TEXT, pid INTEGER, updated REAL, error TEXT) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS evaluations_by_model ON evaluations(model_id, status);
+CREATE INDEX IF NOT EXISTS evaluations_by_model ON evaluations(model_ref);
 CREATE TABLE IF NOT EXISTS failures(
     id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB, model_id TEXT, attempt INTEGER,
     kind TEXT, error_type TEXT, message TEXT, traceback TEXT, details TEXT,
@@ -149,6 +149,7 @@ class Store:
         self.lease = float(lease)
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
+        self._refs: dict[str, int] = {}
         self._open()
 
     # -- connection management ---------------------------------------------------------
@@ -190,6 +191,7 @@ class Store:
             else:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: random-key inserts stay in cache
             if version is None:
                 with self._transaction():
                     if self._schema_version() is None:  # not created meanwhile by another
@@ -312,13 +314,16 @@ class Store:
 
     # -- models ----------------------------------------------------------------------------
     def register_model(self, ident: dict[str, Any], inputs: Sequence[str],
-                       outputs: Sequence[str]) -> None:
-        """Record a model's identity; warn if its implementation fingerprint changed (A8)."""
+                       outputs: Sequence[str]) -> int:
+        """Record a model's identity; warn if its implementation fingerprint changed (A8).
+
+        Returns the model's integer reference in this store.
+        """
         conn = self.conn
-        row = conn.execute("SELECT fingerprint FROM models WHERE model_id=?",
+        row = conn.execute("SELECT ref, fingerprint FROM models WHERE model_id=?",
                            (ident["id"],)).fetchone()
         if row is not None:
-            old = row[0]
+            ref, old = row
             new = ident.get("fingerprint")
             if old and new and old != new:
                 warnings.warn(
@@ -327,62 +332,83 @@ class Store:
                     "and version did not: cached results are reused. Bump the model's "
                     "version= to recompute.", UQKitWarning, stacklevel=4)
                 with self._transaction():
-                    conn.execute("UPDATE models SET fingerprint=? WHERE model_id=?",
-                                 (new, ident["id"]))
-            return
+                    conn.execute("UPDATE models SET fingerprint=? WHERE ref=?", (new, ref))
+            self._refs[ident["id"]] = ref
+            return ref
         with self._transaction():
             conn.execute(
-                "INSERT OR IGNORE INTO models VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO models(model_id, name, version, identity, inputs, outputs,"
+                " fingerprint, created) VALUES (?,?,?,?,?,?,?,?)",
                 (ident["id"], ident["name"], ident["version"], ident["identity"],
                  json.dumps(list(inputs)), json.dumps(list(outputs)), ident.get("fingerprint"),
                  time.time()))
+        return self._ref(ident["id"])
+
+    def _ref(self, model_id: str) -> int:
+        ref = self._refs.get(model_id)
+        if ref is None:
+            row = self.conn.execute("SELECT ref FROM models WHERE model_id=?",
+                                    (model_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"Unknown model id {model_id!r}: register_model first.")
+            ref = self._refs[model_id] = row[0]
+        return ref
 
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, np.ndarray | None, int]]:
         """Stored ``(status, y, attempts)`` of the given keys (missing keys are absent)."""
+        return {k: (status, _unblob(y), attempts)
+                for k, (status, y, attempts) in self.lookup_raw(keys).items()}
+
+    def lookup_raw(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, bytes | None, int]]:
+        """Like :meth:`lookup`, with outputs as raw little-endian float64 bytes."""
         conn = self.conn
-        out: dict[bytes, tuple[str, np.ndarray | None, int]] = {}
+        out: dict[bytes, tuple[str, bytes | None, int]] = {}
         chunk = 900
         for start in range(0, len(keys), chunk):
             part = keys[start:start + chunk]
             q = ("SELECT key, status, y, attempts FROM evaluations WHERE key IN ("
                  + ",".join("?" * len(part)) + ")")
-            for key, status, y, attempts in conn.execute(q, part):
-                out[key] = (status, _unblob(y), attempts)
+            out.update((r[0], r[1:]) for r in conn.execute(q, part).fetchall())
         return out
 
     # -- claims ------------------------------------------------------------------------------
     def claim(self, model_id: str, keys: Sequence[bytes], owner: str
-              ) -> tuple[set[bytes], set[bytes], dict[bytes, int]]:
+              ) -> tuple[list[bytes], set[bytes], dict[bytes, tuple[str, bytes | None, int]]]:
         """Atomically claim the keys that are neither done nor claimed by a live owner.
 
-        Returns ``(owned, busy, attempts)``: keys now claimed by ``owner``,
-        keys being evaluated by another live process, and the previous attempt
-        count of keys re-queued from failed, interrupted or stale work.
+        Returns ``(owned, busy, found)``: keys now claimed by ``owner``, keys being
+        evaluated by another live process, and the stored ``(status, y bytes, attempts)``
+        of keys already in the store (completed ones are served from it; others
+        were failed, interrupted or stale and are re-queued among ``owned``).
         """
         conn = self.conn
         now = time.time()
+        ref = self._ref(model_id)
         with self._transaction():
-            done = {k: v for k, v in self.lookup(keys).items()}
+            has_rows = conn.execute("SELECT 1 FROM evaluations WHERE model_ref=? LIMIT 1",
+                                    (ref,)).fetchone()
+            # a model with no stored rows (a fresh study) needs no per-key lookup
+            found = self.lookup_raw(keys) if has_rows else {}
             busy_claims = self._live_claims(conn, now)
-            owned: list[bytes] = []
             busy: set[bytes] = set()
-            attempts: dict[bytes, int] = {}
-            for k in keys:
-                prev = done.get(k)
-                if prev is not None and prev[0] in DONE:
-                    continue
-                if k in busy_claims:
-                    busy.add(k)
-                    continue
-                if prev is not None:
-                    attempts[k] = prev[2]
-                owned.append(k)
+            if not found and not busy_claims:  # a fresh study: every key is ours
+                owned = list(keys)
+            else:
+                owned = []
+                for k in keys:
+                    prev = found.get(k)
+                    if prev is not None and prev[0] in DONE:
+                        continue
+                    if k in busy_claims:
+                        busy.add(k)
+                        continue
+                    owned.append(k)
             if owned:
                 conn.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?)",
                              (uuid.uuid4().hex, model_id, owner, HOST, os.getpid(), now,
                               b"".join(owned)))
-        return set(owned), busy, attempts
+        return owned, busy, found
 
     def _live_claims(self, conn: sqlite3.Connection, now: float) -> set[bytes]:
         """Keys under live claims; stale claims are removed and their keys re-queued (A4)."""
@@ -395,17 +421,18 @@ class Store:
                 stale.append((claim_id, keys, model_id))
             else:
                 live.update(keys[i:i + 32] for i in range(0, len(keys), 32))
-        for claim_id, keys, _model_id in stale:
+        for claim_id, keys, model_id in stale:
             conn.execute("DELETE FROM claims WHERE claim_id=?", (claim_id,))
+            ref = self._ref(model_id)
             # count the lost attempt on keys that never completed
             for i in range(0, len(keys), 32):
                 conn.execute(
                     "UPDATE evaluations SET attempts=attempts+1, status='interrupted' "
                     "WHERE key=? AND status NOT IN ('ok','nonfinite')", (keys[i:i + 32],))
                 conn.execute(
-                    "INSERT OR IGNORE INTO evaluations(key, model_id, x, status, attempts, "
+                    "INSERT OR IGNORE INTO evaluations(key, model_ref, x, status, attempts, "
                     "updated, error) VALUES (?,?,?,?,?,?,?)",
-                    (keys[i:i + 32], _model_id, b"", "interrupted", 1, now,
+                    (keys[i:i + 32], ref, b"", "interrupted", 1, now,
                      "claim of a dead process re-queued"))
         return live
 
@@ -422,11 +449,12 @@ class Store:
             conn = self.conn
             conn.execute("DELETE FROM claims WHERE owner=?", (owner,))
             conn.executemany(
-                "INSERT INTO evaluations(key, model_id, x, status, attempts, host, pid, updated,"
+                "INSERT INTO evaluations(key, model_ref, x, status, attempts, host, pid, updated,"
                 " error) VALUES (?,?,?,'interrupted',1,?,?,?,'interrupted') ON CONFLICT(key) DO "
                 "UPDATE SET status='interrupted', updated=excluded.updated "
                 "WHERE evaluations.status NOT IN ('ok','nonfinite')",
-                [(k, mid, _blob(x), HOST, os.getpid(), now) for k, mid, x in interrupted])
+                [(k, self._ref(mid), _blob(x), HOST, os.getpid(), now)
+                 for k, mid, x in interrupted])
 
     def pending_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Keys of ``keys`` still under a live claim of another process."""
@@ -435,18 +463,31 @@ class Store:
 
     # -- results ---------------------------------------------------------------------------
     def put_results(self, model_id: str, keys: Sequence[bytes], X: np.ndarray, Y: np.ndarray,
-                    status: Sequence[str], *, attempts: Sequence[int], duration: float | None,
-                    host: str | None = None, pid: int | None = None) -> None:
-        """Commit results (one transaction): never overwrites a completed result."""
+                    status: Sequence[str], *, attempts: Sequence[int], duration: Any,
+                    host: Any = None, pid: Any = None) -> None:
+        """Commit results (one transaction): never overwrites a completed result.
+
+        ``duration``, ``host`` and ``pid`` are one value for all rows or one per row.
+        """
         now = time.time()
         host = host or HOST
-        Xb = np.ascontiguousarray(X, dtype="<f8")
-        Yb = np.ascontiguousarray(Y, dtype="<f8")
-        rows = [(k, model_id, Xb[i].tobytes(), Yb[i].tobytes(), status[i], attempts[i], duration,
-                 host, pid, now) for i, k in enumerate(keys)]
+        ref = self._ref(model_id)
+        xraw = np.ascontiguousarray(X, dtype="<f8").tobytes()
+        yraw = np.ascontiguousarray(Y, dtype="<f8").tobytes()
+        sx = len(xraw) // max(len(keys), 1)
+        sy = len(yraw) // max(len(keys), 1)
+        # insert in key order: neighbouring B-tree pages instead of random ones
+        order = sorted(range(len(keys)), key=keys.__getitem__) if len(keys) > 1 else range(
+            len(keys))
+        n = len(keys)
+        durations = duration if isinstance(duration, (list, tuple)) else [duration] * n
+        hosts = host if isinstance(host, (list, tuple)) else [host] * n
+        pids = pid if isinstance(pid, (list, tuple)) else [pid] * n
+        rows = [(keys[i], ref, xraw[i * sx:(i + 1) * sx], yraw[i * sy:(i + 1) * sy], status[i],
+                 attempts[i], durations[i], hosts[i], pids[i], now) for i in order]
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO evaluations(key, model_id, x, y, status, attempts, duration, host, "
+                "INSERT INTO evaluations(key, model_ref, x, y, status, attempts, duration, host, "
                 "pid, updated) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
                 "x=excluded.x, y=excluded.y, status=excluded.status, "
                 "attempts=evaluations.attempts+excluded.attempts, duration=excluded.duration, "
@@ -471,12 +512,13 @@ class Store:
             if final:
                 Xb = np.ascontiguousarray(X, dtype="<f8")
                 conn.executemany(
-                    "INSERT INTO evaluations(key, model_id, x, y, status, attempts, duration, "
+                    "INSERT INTO evaluations(key, model_ref, x, y, status, attempts, duration, "
                     "host, pid, updated, error) VALUES (?,?,?,NULL,'failed',?,?,?,?,?,?) "
                     "ON CONFLICT(key) DO UPDATE SET status='failed', "
                     "attempts=evaluations.attempts+excluded.attempts, error=excluded.error, "
                     "updated=excluded.updated WHERE evaluations.status NOT IN ('ok','nonfinite')",
-                    [(k, model_id, Xb[i].tobytes(), (attempts[i] if attempts else attempt),
+                    [(k, self._ref(model_id), Xb[i].tobytes(),
+                      (attempts[i] if attempts else attempt),
                       duration, host, pid, now, f"{kind}: {message}"[:2000])
                      for i, k in enumerate(keys)])
 
@@ -561,11 +603,11 @@ class Store:
     def models(self) -> list[dict[str, Any]]:
         """The models with stored evaluations."""
         rows = self.conn.execute(
-            "SELECT model_id, name, version, identity, inputs, outputs, fingerprint FROM models "
-            "ORDER BY created").fetchall()
+            "SELECT model_id, name, version, identity, inputs, outputs, fingerprint, ref "
+            "FROM models ORDER BY ref").fetchall()
         return [{"id": r[0], "name": r[1], "version": r[2], "identity": r[3],
-                 "inputs": json.loads(r[4]), "outputs": json.loads(r[5]), "fingerprint": r[6]}
-                for r in rows]
+                 "inputs": json.loads(r[4]), "outputs": json.loads(r[5]), "fingerprint": r[6],
+                 "ref": r[7]} for r in rows]
 
     def _resolve_models(self, model: Any) -> list[dict[str, Any]]:
         models = self.models()
@@ -614,7 +656,7 @@ class Store:
         for m in models:
             rows = self.conn.execute(
                 "SELECT key, status, attempts, duration, host, x, y, error FROM evaluations "
-                "WHERE model_id=? AND length(x) > 0 ORDER BY updated", (m["id"],)).fetchall()
+                "WHERE model_ref=? AND length(x) > 0 ORDER BY updated", (m["ref"],)).fetchall()
             n_in, n_out = len(m["inputs"]), len(m["outputs"])
             X = np.full((len(rows), n_in), np.nan)
             Y = np.full((len(rows), n_out), np.nan)
@@ -647,20 +689,30 @@ class Store:
         import pandas as pd
 
         conn = self.conn
-        names = {m["id"]: m["name"] for m in self.models()}
-        counts: dict[str, dict[str, int]] = {}
-        for mid, status, n in conn.execute(
-                "SELECT model_id, status, count(*) FROM evaluations GROUP BY model_id, status"):
-            counts.setdefault(names.get(mid, mid), {})[status] = n
+        models = self.models()
+        # label each model by its name, made unique with its version or id when names clash
+        label: dict[int, str] = {}
+        for m in models:
+            clash = [o for o in models if o["name"] == m["name"]]
+            text = m["name"]
+            if len(clash) > 1:
+                versions = {o["version"] for o in clash}
+                text += (f" (version {m['version']})" if len(versions) == len(clash)
+                         else f" [{m['id'][:8]}]")
+            label[m["ref"]] = text
+        counts: dict[int, dict[str, int]] = {}
+        for ref, status, n in conn.execute(
+                "SELECT model_ref, status, count(*) FROM evaluations GROUP BY model_ref, status"):
+            counts.setdefault(ref, {})[status] = n
         fails = dict(conn.execute("SELECT model_id, count(*) FROM failures GROUP BY model_id"))
         cols = ["ok", "nonfinite", "failed", "interrupted"]
         data = []
-        for mid, name in names.items():
-            c = counts.get(name, {})
+        for m in models:
+            c = counts.get(m["ref"], {})
             row = {s: c.get(s, 0) for s in cols}
             row["total"] = sum(c.values())
-            row["failed_attempts"] = fails.get(mid, 0)
-            data.append((name, row))
+            row["failed_attempts"] = fails.get(m["id"], 0)
+            data.append((label[m["ref"]], row))
         df = pd.DataFrame([r for _, r in data], index=[n for n, _ in data], columns=[
             *cols, "total", "failed_attempts"])
         df.index.name = "model"

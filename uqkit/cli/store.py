@@ -1,0 +1,92 @@
+"""``uqkit store info study.db``: progress, failures and what is cached in a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register", "info_command"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("store", help="inspect a study store",
+                              description="Inspect a uqkit study store (SQLite).")
+    sub = p.add_subparsers(dest="store_command", metavar="ACTION")
+    i = sub.add_parser("info", help="progress, failures and cached evaluations",
+                       description="Show the models, evaluations by status, failures, "
+                                   "running claims, studies and checkpoints of a store.")
+    i.add_argument("store", help="the study store (.db)")
+    i.add_argument("--failures", type=int, default=10, metavar="N",
+                   help="show the last N failures (default 10)")
+    i.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    i.set_defaults(func=info_command)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def info_command(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .._errors import StoreError
+    from ..runner import Store
+
+    path = Path(args.store)
+    if not path.is_file():
+        print(f"uqkit: no store at {path}", file=sys.stderr)
+        return 2
+    try:
+        with Store(path) as store:
+            info = store.info()
+            summary = store.summary()
+            fails = store.to_dataframe(failures=True)
+            models = store.models()
+            studies = {}
+            for sid in info["studies"]:
+                row = store.conn.execute("SELECT spec, created, updated FROM studies "
+                                         "WHERE study_id=?", (sid,)).fetchone()
+                studies[sid] = {"spec": json.loads(row[0]), "created": row[1],
+                                "updated": row[2]}
+            integrity = store.integrity_check()
+    except StoreError as exc:
+        print(f"uqkit: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        out = {**info, "integrity": integrity,
+               "models": [{k: m[k] for k in ("id", "name", "version", "inputs", "outputs")}
+                          for m in models],
+               "by_status": json.loads(summary.to_json(orient="index")),
+               "failures": json.loads(fails.tail(args.failures).drop(
+                   columns=["traceback"], errors="ignore").to_json(orient="records")),
+               "studies": studies}
+        print(json.dumps(out, indent=1, default=str))
+        return 0
+    w = print
+    w(f"store       {info['path']}")
+    w(f"size        {info['size_bytes'] / 2**20:.2f} MiB, schema {info['schema_version']}, "
+      f"integrity {integrity}")
+    w(f"evaluations {info['evaluations']} stored, {info['failed_attempts']} failed attempts, "
+      f"{info['running_claims']} running now")
+    w("")
+    w("cached evaluations by model and status:")
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        w(summary.to_string() if len(summary) else "  (none)")
+    for m in models:
+        w(f"  {m['name']}: id {m['id'][:16]}, inputs {', '.join(m['inputs'])}; outputs "
+          f"{', '.join(m['outputs'][:8])}{' ...' if len(m['outputs']) > 8 else ''}")
+    w("")
+    w("studies:" if studies else "studies: (none recorded)")
+    for sid, s in studies.items():
+        spec = s["spec"]
+        brief = {k: spec[k] for k in ("name", "seed", "method", "n", "n_base", "analyses")
+                 if k in spec}
+        w(f"  {sid}: {json.dumps(brief, default=str)[:200]}")
+    if info["checkpoints"]:
+        w("checkpoints: " + ", ".join(info["checkpoints"]))
+    if len(fails):
+        w("")
+        w(f"last {min(args.failures, len(fails))} of {len(fails)} failures:")
+        for _, f in fails.tail(args.failures).iterrows():
+            msg = str(f["message"]).splitlines()[0][:100] if f["message"] else ""
+            w(f"  {f['key'][:12]} {f['model']} attempt {f['attempt']} {f['kind']}: {msg}")
+    return 0

@@ -1,0 +1,154 @@
+"""``{{ name }}`` templates for command lines and input files.
+
+Only ``{{ identifier }}`` (spaces optional) is a placeholder; everything else,
+single braces included (JSON, C, hoc, Fortran namelists), is copied verbatim.
+Values are written with ``repr(float)``, the shortest text that parses back to
+the same double, so the number a simulator reads is exactly the number keyed in
+the store (RELIABILITY I6). ``{{ name:SPEC }}`` applies a Python format spec
+(``{{ dt:.17e }}``, ``{{ n_cells:d }}``) for codes that need fixed layouts; a
+spec that loses digits is reported by :func:`lossy_specs` so the model can warn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+__all__ = ["Template", "format_value", "PLACEHOLDER", "lossy_specs"]
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^{}:]*?))?\s*\}\}")
+# something that looks like a placeholder but is not a valid name: "{{ 1x }}", "{{a-b}}"
+_SUSPICIOUS = re.compile(r"\{\{\s*([^{}\s][^{}]*?)\s*\}\}")
+
+
+def format_value(value: float) -> str:
+    """Shortest decimal text that round-trips to the same binary64 (``repr``).
+
+    ``-0.0`` keeps its sign; integers are written as floats (``3.0``).
+    """
+    return repr(float(value))
+
+
+def _format(value: float, spec: str | None) -> str:
+    if spec is None:
+        return repr(float(value))
+    if spec.endswith("d"):
+        if not float(value).is_integer():
+            from uqkit._errors import EvaluationFailure
+
+            raise EvaluationFailure(
+                "invalid_input", f"{value!r} is not an integer but its placeholder has the "
+                f"integer format '{spec}'", retryable=False)
+        return format(int(value), spec)
+    return format(float(value), spec)
+
+
+# doubles that any lossless spec must reproduce exactly
+_PROBES = (0.1, 1 / 3, -2.718281828459045e-7, 12345.678901234567, 6.02214076e23, 7.0,
+           -0.0, 5e-324)
+
+
+def lossy_specs(templates) -> dict[str, str]:
+    """``{placeholder: spec}`` for format specs that do not round-trip every double."""
+    out: dict[str, str] = {}
+    for t in templates:
+        for name, spec in t.specs:
+            if spec is None or name in out or spec.endswith("d"):
+                continue  # integer specs refuse non-integers at render time instead
+            for v in _PROBES:
+                text = _format(v, spec)
+                try:
+                    back = float(text)
+                except ValueError:
+                    back = None
+                if back is None or repr(back) != repr(v):
+                    out[name] = spec
+                    break
+    return out
+
+
+class Template:
+    """A compiled template: literal chunks and placeholder names, rendered by ``join``.
+
+    Parameters
+    ----------
+    text : str
+        The template text.
+    where : str
+        Description used in error messages (``"argv[2]"``, ``"file 'in.json'"``).
+    """
+
+    __slots__ = ("text", "where", "_parts", "names", "specs")
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+        parts: list[tuple[str | None, str | None, str]] = []  # (name, spec, literal)
+        pos = 0
+        for m in PLACEHOLDER.finditer(text):
+            if m.start() > pos:
+                parts.append((None, None, text[pos:m.start()]))
+            spec = m.group(2).strip() if m.group(2) is not None else None
+            parts.append((m.group(1), spec or None, ""))
+            pos = m.end()
+        if pos < len(text):
+            parts.append((None, None, text[pos:]))
+        self._parts = tuple(parts)
+        self.names = frozenset(name for name, _, _ in parts if name is not None)
+        self.specs = tuple((name, spec) for name, spec, _ in parts if name is not None)
+
+    def suspicious(self) -> list[str]:
+        """Placeholder-like fragments that are not valid names (likely typos)."""
+        out = []
+        for m in _SUSPICIOUS.finditer(self.text):
+            if not PLACEHOLDER.fullmatch(m.group(0)):
+                inner = m.group(1)
+                # JSON/C nested braces such as {{1, 2}, {3, 4}} are not placeholders
+                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-\s]*", inner):
+                    out.append(m.group(0))
+        return out
+
+    def render(self, values: Mapping[str, float]) -> str:
+        """Substitute ``values`` (name -> number): ``repr(float)`` or the placeholder's spec."""
+        if not self.names:
+            return self.text
+        return "".join(lit if name is None else _format(values[name], spec)
+                       for name, spec, lit in self._parts)
+
+    def __getstate__(self):
+        return (self.text, self.where)
+
+    def __setstate__(self, state):
+        self.__init__(*state)
+
+    def __repr__(self) -> str:
+        return f"Template({self.where}, names={sorted(self.names)})"
+
+
+def check_templates(templates: Iterable[Template], inputs: tuple[str, ...], func: str):
+    """Undefined placeholders raise; returns the inputs used nowhere (caller warns)."""
+    from uqkit._validation import fail
+
+    used: set[str] = set()
+    for t in templates:
+        unknown = sorted(t.names - set(inputs))
+        if unknown:
+            fail(func, "command" if t.where.startswith("argv") else "files",
+                 f"templates whose placeholders are all inputs {list(inputs)}",
+                 f"{{{{ {unknown[0]} }}}} in {t.where}",
+                 "Add the name to 'inputs' or fix the placeholder.")
+        for name, spec in t.specs:
+            if spec is not None:
+                try:
+                    _format(1.0, spec)
+                except (ValueError, TypeError) as exc:
+                    fail(func, "command" if t.where.startswith("argv") else "files",
+                         "placeholders with a valid format spec ({{ x:.17g }})",
+                         f"{{{{ {name}:{spec} }}}} in {t.where}", str(exc))
+        bad = t.suspicious()
+        if bad:
+            fail(func, "command" if t.where.startswith("argv") else "files",
+                 "templates whose placeholders are identifiers ({{ name }})",
+                 f"{bad[0]} in {t.where}")
+        used |= t.names
+    return [name for name in inputs if name not in used]

@@ -1,0 +1,163 @@
+"""Figures and the HTML variance report of a :class:`SobolResult`."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from uqkit._errors import InvalidParameterError
+from uqkit._version import __version__
+from uqkit.models import output_groups
+
+from . import _report as rep
+
+__all__ = ["plot_sobol", "report_sobol"]
+
+
+def _axes(ax: Any, figsize=(6.4, 3.6)):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_sobol(res: Any, output: Any = None, *, ax: Any = None):
+    """Bars with intervals for a scalar output; indices over the index for a vector."""
+    groups = output_groups(list(res.first.columns))
+    if output is None:
+        vec = [g for g, c in groups.items() if len(c) > 1]
+        output = vec[0] if vec else res.first.columns[0]
+    if output in res.first.columns:
+        return _bars(res, output, ax)
+    if output in groups:
+        return _lines(res, [res.first.columns[j] for j in groups[output]], output, ax)
+    raise InvalidParameterError(
+        f"The 'output' parameter of SobolResult.plot must be an output or a vector-output "
+        f"group ({list(groups)}). Got {output!r} instead.")
+
+
+def _err(values, ci, output):
+    if ci is None:
+        return None
+    lo = np.clip(values - ci["low"][output].to_numpy(), 0, None)
+    hi = np.clip(ci["high"][output].to_numpy() - values, 0, None)
+    return np.vstack([lo, hi])
+
+
+def _bars(res, output, ax):
+    ax = _axes(ax)
+    names = [str(i) for i in res.first.index]
+    x = np.arange(len(names))
+    w = 0.38
+    s1 = res.first[output].to_numpy()
+    st = res.total[output].to_numpy()
+    ax.bar(x - w / 2, s1, w, yerr=_err(s1, res.first_ci, output), capsize=3, label="first order")
+    ax.bar(x + w / 2, st, w, yerr=_err(st, res.total_ci, output), capsize=3, label="total order")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=45 if len(names) > 8 else 0)
+    ax.set_ylabel("Sobol' index")
+    ax.set_title(f"{output}" + (f" ({res.confidence:.0%} intervals)" if res.confidence else ""))
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(frameon=False)
+    return ax
+
+
+def _lines(res, columns, group, ax):
+    import matplotlib.pyplot as plt
+
+    ax = _axes(ax, figsize=(7.2, 4.0))
+    t = np.arange(len(columns))
+    colors = plt.get_cmap("tab10" if len(res.first.index) <= 10 else "tab20")
+    for k, name in enumerate(res.first.index):
+        c = colors(k % colors.N)
+        ax.plot(t, res.first.loc[name, columns].to_numpy(), color=c, label=f"{name} first")
+        ax.plot(t, res.total.loc[name, columns].to_numpy(), color=c, ls="--",
+                label=f"{name} total")
+        for ci in (res.first_ci, res.total_ci):
+            if ci is not None:
+                ax.fill_between(t, ci["low"].loc[name, columns].to_numpy(dtype=float),
+                                ci["high"].loc[name, columns].to_numpy(dtype=float),
+                                color=c, alpha=0.15, lw=0)
+    ax.set_xlabel(f"{group} index")
+    ax.set_ylabel("Sobol' index")
+    ax.set_title(f"{group}: first (solid) and total (dashed) indices")
+    ax.legend(frameon=False, fontsize="small", ncol=2)
+    return ax
+
+
+def _variance_shares(res) -> pd.DataFrame:
+    rows = {}
+    groups = output_groups(list(res.first.columns))
+    for g, cols in groups.items():
+        if len(cols) == 1:
+            out = res.first.columns[cols[0]]
+            s1, st = res.first[out], res.total[out]
+            mean = None if res.mean is None else res.mean[out]
+            var = None if res.variance is None else res.variance[out]
+        elif res.aggregated_first is not None and g in res.aggregated_first.columns:
+            s1, st = res.aggregated_first[g], res.aggregated_total[g]
+            mean = None
+            var = None if res.variance is None else res.variance.iloc[cols].sum()
+        else:
+            continue
+        rows[g] = {"mean": mean, "variance": var, "sum of first-order": s1.sum(),
+                   "interactions (1 - sum of first)": 1 - s1.sum(), "sum of total": st.sum()}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "output"
+    return frame
+
+
+def report_sobol(res, title: str) -> str:
+    """The HTML document of :meth:`SobolResult.report`."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    info = dict(res.info)
+    facts = {
+        "method": res.method,
+        "estimators": "; ".join(f"{k}: {v}" for k, v in (info.get("estimators") or {}).items()),
+        "design": info.get("design", "-"),
+        "base samples (n)": res.n_samples,
+        "model evaluations": res.n_evaluations,
+        "failed evaluations": res.n_failed,
+        "dropped base samples (whole A/B/AB blocks)": info.get("n_dropped_blocks", 0),
+        "stopping reason": info.get("stopping_reason", "-"),
+        "confidence": res.confidence,
+        "bootstrap": info.get("bootstrap") or "-",
+        "seed": info.get("seed") if info.get("seed") is not None else "-",
+        "design fingerprint": info.get("design_fingerprint", "-"),
+        "uqkit version": info.get("uqkit_version", __version__),
+        "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    sections: list[tuple[str, str]] = [("Summary", rep.definition_list(facts))]
+    groups = output_groups(list(res.first.columns))
+    figures = []
+    for g, cols in list(groups.items())[:6]:
+        ax = plot_sobol(res, g if len(cols) > 1 else res.first.columns[cols[0]])
+        figures.append(rep.figure_png(ax.figure))
+        plt.close(ax.figure)
+    sections.append(("Figures", "".join(figures)))
+    tables = []
+    for cols in groups.values():
+        if len(cols) == 1:
+            out = res.first.columns[cols[0]]
+            tables.append(f"<h3>{rep.esc(out)}</h3>" + rep.table(res._summary_table(out)))
+    if res.aggregated_first is not None:
+        agg = pd.concat({"first": res.aggregated_first, "total": res.aggregated_total}, axis=1)
+        tables.append("<h3>Aggregated (variance-weighted) indices of vector outputs</h3>"
+                      + rep.table(agg))
+    sections.append(("Sobol' indices", "".join(tables)))
+    if res.second is not None:
+        sections.append(("Second-order indices", rep.table(res.second)))
+    sections.append(("Variance shares", rep.table(_variance_shares(res)) +
+                     "<p class='uqkit-note'>First-order indices are the shares of the output "
+                     "variance explained by each input alone; 1 - their sum is the share of "
+                     "interactions.</p>"))
+    return rep.page(title, sections)
