@@ -34,6 +34,7 @@ def main() -> None:
     np.savez(out, chain=post.chain, lp=post.log_posterior, accepted=post.accepted,
              rng=np.frombuffer(json.dumps(rng.bit_generator.state).encode(), dtype=np.uint8),
              n_eval=np.array([post.n_model_evaluations]),
+             predictive=post._predictive["Y"],
              resumed=np.array([-1 if post.resumed_at is None else post.resumed_at]))
     print("done", post.resumed_at, flush=True)
 

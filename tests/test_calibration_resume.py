@@ -17,7 +17,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 from conftest import TESTS, start_python, subprocess_env
 
 DRIVER = TESTS / "_calib_driver.py"
@@ -68,17 +67,13 @@ def _kill_and_resume(tmp_path, n_steps, seed):
     res = np.load(tmp_path / "resumed.npz")
     ref = np.load(tmp_path / "reference.npz")
     assert res["resumed"][0] == stopped and ref["resumed"][0] == -1
-    for key in ("chain", "lp", "accepted", "rng", "n_eval"):
+    # posterior-predictive outputs recorded before the kill are re-read through the store
+    for key in ("chain", "lp", "accepted", "rng", "n_eval", "predictive"):
         np.testing.assert_array_equal(res[key], ref[key], err_msg=key)
     # a finished calibration reruns from its checkpoint without any step
     _run([db, n_steps, seed, tmp_path / "again.npz"])
     np.testing.assert_array_equal(np.load(tmp_path / "again.npz")["chain"], ref["chain"])
 
 
-def test_sigkill_at_random_step_resumes_bitwise(tmp_path):
-    _kill_and_resume(tmp_path, 300, seed=21)
-
-
-@pytest.mark.slow
 def test_sigkill_2000_step_chain_resumes_bitwise(tmp_path):
     _kill_and_resume(tmp_path, 2000, seed=22)

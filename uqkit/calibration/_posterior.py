@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +107,7 @@ class Posterior:
             move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
             _problem=problem, _runner=runner)
-        post._predictive.update(_predictive_draws(post, result, rng))
+        post._predictive.update(_predictive_draws(problem, result, runner))
         return post
 
     # ------------------------------------------------------------------ views
@@ -237,11 +236,30 @@ def _max(a) -> float:
     return float(np.max(a)) if a.size and not np.isnan(a).any() else float("nan")
 
 
-def _predictive_draws(post: Posterior, result, rng) -> dict[str, Any]:
-    """Model outputs at the thinned post-warm-up states recorded during the run."""
-    snaps = result.snapshots
-    nw = result.n_warmup
-    steps = sorted(s for s in snaps if s >= nw)
+def _predictive_draws(problem, result, runner) -> dict[str, Any]:
+    """Model outputs at thinned post-warm-up states (at most 64 steps, all walkers).
+
+    The outputs recorded during the run are used; steps recorded before a resume
+    are evaluated again through the runner (its store returns them cached).
+    """
+    from ._sampler import MAX_SNAPSHOTS
+    nw, T = result.n_warmup, len(result.chain)
+    if T <= nw:
+        return {}
+    thin = 1
+    while -(-(T - nw) // thin) > MAX_SNAPSHOTS:
+        thin *= 2
+    steps = list(range(nw, T, thin))
+    snaps = dict(result.snapshots)
+    missing = [s for s in steps if s not in snaps]
+    if missing and result.resumed_at is not None:
+        X = np.concatenate([result.chain[s] for s in missing])
+        Y, ok = evaluate_batch(runner, problem.model, problem.model_inputs(X))
+        Y[~ok] = np.nan
+        W = result.chain.shape[1]
+        for i, s in enumerate(missing):
+            snaps[s] = Y[i * W:(i + 1) * W]
+    steps = [s for s in steps if s in snaps]
     if not steps:
         return {}
     Y = np.stack([snaps[s] for s in steps], axis=1)  # (W, k, m)
