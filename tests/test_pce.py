@@ -468,3 +468,15 @@ def test_sobol_result_from_pce_uses_the_shared_layout():
     assert "<" in s._repr_html_() and repr(s).startswith("SobolResult(method='pce'")
     s.plot()
     plt.close("all")
+
+
+def test_validate_constant_output_gives_nan_not_inf():
+    """A validation output with zero variance has no relative error or Q^2 (NaN)."""
+    X = np.random.default_rng(0).random((40, 2))
+    Y = np.column_stack([X[:, 0] + X[:, 1], np.ones(40)])
+    pce = uqkit.fit_pce(parameters=uqkit.Parameters(a=uqkit.Uniform(0, 1),
+                                                    b=uqkit.Uniform(0, 1)),
+                        X=X, Y=Y, degree=1, method="ols")
+    table = pce.validate(X, Y)
+    assert np.isnan(table["relative_error"].iloc[1]) and np.isnan(table["q2"].iloc[1])
+    assert table["rmse"].iloc[1] < 1e-12 and table["relative_error"].iloc[0] < 1e-10

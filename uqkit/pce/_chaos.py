@@ -315,7 +315,9 @@ class PolynomialChaos:
         mse = np.mean(err**2, axis=0)
         var = Y.var(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.sqrt(mse / var)
+            # an output that is constant on the validation points has no relative error
+            # or Q^2 (NaN, not inf); rmse and max_abs_error still say how close it is
+            rel = np.where(var > 0, np.sqrt(mse / np.where(var > 0, var, 1.0)), np.nan)
         return pd.DataFrame({"relative_error": rel, "q2": 1 - rel**2, "rmse": np.sqrt(mse),
                              "max_abs_error": np.abs(err).max(axis=0)},
                             index=pd.Index(list(self.outputs), name="output"))
