@@ -362,3 +362,15 @@ def test_model_module_beside_the_study_file_reaches_process_workers(tmp_path):
     assert main(["run", "-q", str(study)]) == 0
     with uqkit.Store(tmp_path / "local.db") as store:
         assert store.summary().loc["local", "ok"] == 16 * 4
+
+
+def test_cluster_started_by_uqkit_listens_on_loopback_only():
+    """Security point 4: scheduler, workers and dashboard of a uqkit-started cluster bind
+    127.0.0.1."""
+    pytest.importorskip("distributed")
+    from uqkit.cli._execute import local_dask_cluster
+
+    with local_dask_cluster(1) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert cluster.dashboard_link.startswith("http://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in cluster.scheduler_info["workers"])

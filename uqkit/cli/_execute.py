@@ -333,14 +333,13 @@ def study_runner(study: Study, *, progress: bool = True) -> Iterator[Any]:
         else:
             ex = "threads"
     elif r["executor"] == "dask":
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
         if r["scheduler"]:
             ex = Client(r["scheduler"])
             owned.append(ex.close)
-        else:  # a local cluster on loopback only (security point 4)
-            cluster = LocalCluster(n_workers=r["workers"] or 2, threads_per_worker=1,
-                                   host="127.0.0.1", dashboard_address=None)
+        else:
+            cluster = local_dask_cluster(r["workers"] or 2)
             ex = Client(cluster)
             owned.extend([cluster.close, ex.close])
     store = study.resolve(r["store"])
@@ -355,6 +354,19 @@ def study_runner(study: Study, *, progress: bool = True) -> Iterator[Any]:
         for close in reversed(owned):
             with contextlib.suppress(Exception):
                 close()
+
+
+def local_dask_cluster(n_workers: int):
+    """A Dask ``LocalCluster`` listening on loopback only (RELIABILITY security point 4).
+
+    ``tcp://`` is unauthenticated and tasks are pickled, so the scheduler, the workers and
+    the dashboard bind 127.0.0.1 (the dashboard on a free port: ``dashboard_address=None``
+    no longer disables it in recent distributed). For several hosts, use TLS (Dask's docs).
+    """
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
 
 
 def execute(prep: Prepared, runner: Any, *, log: Callable[[str], None] = lambda s: None
