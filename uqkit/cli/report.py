@@ -39,22 +39,18 @@ def stored_reports(store) -> dict[str, dict]:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from .._errors import StoreError
     from ..reports._document import document_from_dict
     from ..reports._report import write_document
-    from ..runner import Store
+    from ._common import CommandError, read_existing_store
 
     path = Path(args.store)
-    if not path.is_file():
-        print(f"uqkit: no store at {path}", file=sys.stderr)
-        return 2
     try:
-        with Store(path) as store:
-            reports = stored_reports(store)
-            studies = [s for s in store.info()["studies"] if s.startswith("study:")]
-    except StoreError as exc:
+        reports, studies = read_existing_store(path, lambda store: (
+            stored_reports(store),
+            [s for s in store.info()["studies"] if s.startswith("study:")]))
+    except CommandError as exc:
         print(f"uqkit: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     if not reports:
         hint = (" The study " + ", ".join(repr(s[6:]) for s in studies) + " has not finished;"
                 " run `uqkit run <study file>` again to complete it." if studies else

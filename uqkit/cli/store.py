@@ -28,29 +28,24 @@ def register(subparsers) -> None:
 def info_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .._errors import StoreError
-    from ..runner import Store
+    from ._common import CommandError, read_existing_store
+
+    def read(store):
+        info = store.info()
+        studies = {}
+        for sid in info["studies"]:
+            row = store.conn.execute("SELECT spec, created, updated FROM studies "
+                                     "WHERE study_id=?", (sid,)).fetchone()
+            studies[sid] = {"spec": json.loads(row[0]), "created": row[1], "updated": row[2]}
+        return (info, store.summary(), store.to_dataframe(failures=True), store.models(),
+                studies, store.integrity_check())
 
     path = Path(args.store)
-    if not path.is_file():
-        print(f"uqkit: no store at {path}", file=sys.stderr)
-        return 2
     try:
-        with Store(path) as store:
-            info = store.info()
-            summary = store.summary()
-            fails = store.to_dataframe(failures=True)
-            models = store.models()
-            studies = {}
-            for sid in info["studies"]:
-                row = store.conn.execute("SELECT spec, created, updated FROM studies "
-                                         "WHERE study_id=?", (sid,)).fetchone()
-                studies[sid] = {"spec": json.loads(row[0]), "created": row[1],
-                                "updated": row[2]}
-            integrity = store.integrity_check()
-    except StoreError as exc:
+        info, summary, fails, models, studies, integrity = read_existing_store(path, read)
+    except CommandError as exc:
         print(f"uqkit: {exc}", file=sys.stderr)
-        return 1
+        return exc.code
     if args.json:
         out = {**info, "integrity": integrity,
                "models": [{k: m[k] for k in ("id", "name", "version", "inputs", "outputs")}
