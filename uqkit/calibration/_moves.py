@@ -119,9 +119,9 @@ class Kernel:
         d = X.shape[1]
         inv, logdet = self.mix_inverse()
         D = X[None, :, :] - self.mix_means[:, None, :]
-        r = np.einsum("kij,knj->kni", inv, D)
+        r = np.matmul(D, np.swapaxes(inv, 1, 2))
         logp = (np.log(self.mix_weights)[:, None] - logdet[:, None]
-                - 0.5 * np.einsum("kni,kni->kn", r, r) - 0.5 * d * math.log(2 * math.pi))
+                - 0.5 * (r * r).sum(axis=2) - 0.5 * d * math.log(2 * math.pi))
         top = logp.max(axis=0)
         top = np.where(np.isfinite(top), top, 0.0)
         return logp - (top + np.log(np.exp(logp - top).sum(axis=0))), inv, logdet
@@ -133,10 +133,10 @@ class Kernel:
         cum = np.cumsum(np.exp(lr_x), axis=0)
         k = np.minimum((cum < u * cum[-1]).sum(axis=0), K - 1)
         s = math.exp(self.log_scale_local) * 2.38 / math.sqrt(d)
-        Y = X + s * np.einsum("nij,nj->ni", self.mix_chols[k], z)
+        Y = X + s * np.matmul(self.mix_chols[k], z[:, :, None])[:, :, 0]
         lr_y, _, _ = self._components(Y)
-        r = np.einsum("kij,nj->kni", inv, (Y - X) / s)
-        logphi = -logdet[:, None] - 0.5 * np.einsum("kni,kni->kn", r, r)
+        r = np.matmul((Y - X) / s, np.swapaxes(inv, 1, 2))
+        logphi = -logdet[:, None] - 0.5 * (r * r).sum(axis=2)
         a = lr_y + logphi
         b = lr_x + logphi
         return Y, _lse(a) - _lse(b)
@@ -149,7 +149,8 @@ class Kernel:
         k = np.minimum(np.searchsorted(np.cumsum(w), u * w.sum(), side="right"), 2 * K - 1)
         scale = np.where(k >= K, _DEFENSIVE_SCALE, 1.0)
         kk = k % K
-        return self.mix_means[kk] + scale[:, None] * np.einsum("nij,nj->ni", self.mix_chols[kk], z)
+        return self.mix_means[kk] + scale[:, None] * np.matmul(self.mix_chols[kk],
+                                                               z[:, :, None])[:, :, 0]
 
 
 def _lse(a: np.ndarray) -> np.ndarray:
@@ -163,8 +164,8 @@ def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
     d = X.shape[1]
     inv, logdet = kern.mix_inverse()
     D = X[None, :, :] - kern.mix_means[:, None, :]            # (K, n, d)
-    r = np.einsum("kij,knj->kni", inv, D)
-    maha = np.einsum("kni,kni->kn", r, r)                     # (K, n)
+    r = np.matmul(D, np.swapaxes(inv, 1, 2))
+    maha = (r * r).sum(axis=2)                                # (K, n)
     base = (-0.5 * d * math.log(2 * math.pi) - logdet)[:, None]
     logw = np.log(kern.mix_weights)[:, None]
     s2 = _DEFENSIVE_SCALE ** 2
@@ -246,26 +247,25 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     R = np.zeros((n, K))
     R[np.arange(n), lab] = 1.0
     prev = -np.inf
+    const = 0.5 * d * math.log(2 * math.pi)
+    eye = np.eye(d)
     for _ in range(n_iter):
         Nk = R.sum(0) + 1e-12
         if np.any(Nk < d + 1):
             return None
         w = Nk / n
         mu = (R.T @ X) / Nk[:, None]
-        chols = np.empty((K, d, d))
-        logp = np.empty((n, K))
-        for k in range(K):
-            D = X - mu[k]
-            C = np.einsum("n,ni,nj->ij", R[:, k], D, D) / Nk[k]
-            C = C + np.eye(d) * 1e-9 * max(float(np.trace(C)) / d, 1e-300)
-            try:
-                L = np.linalg.cholesky(C)
-            except np.linalg.LinAlgError:
-                return None
-            chols[k] = L
-            r = np.einsum("ij,nj->ni", np.linalg.inv(L), D)  # no BLAS threads on tall arrays
-            logp[:, k] = (math.log(w[k]) - 0.5 * np.einsum("ni,ni->n", r, r)
-                          - np.sum(np.log(np.diag(L))) - 0.5 * d * math.log(2 * math.pi))
+        D = X[None, :, :] - mu[:, None, :]                                  # (K, n, d)
+        C = np.matmul(np.swapaxes(D * R.T[:, :, None], 1, 2), D) / Nk[:, None, None]
+        C = C + eye * (1e-9 * np.maximum(np.trace(C, axis1=1, axis2=2) / d, 1e-300))[:, None,
+                                                                                     None]
+        try:
+            chols = np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            return None
+        r = np.matmul(D, np.swapaxes(np.linalg.inv(chols), 1, 2))           # (K, n, d)
+        logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
+        logp = (np.log(w) - logdet - const)[None, :] - 0.5 * (r * r).sum(axis=2).T  # (n, K)
         tot = _lse(logp.T)
         ll = float(tot.sum())
         R = np.exp(logp - tot[:, None])
