@@ -10,7 +10,8 @@ model function) / evaluations, for uqkit and emcee alike), uqkit's spread over
 --banana-seeds seeds (min, median, R-hat, and the error of mean(x1) in Monte-Carlo
 standard errors, which checks that the reported ESS is honest) and delayed-acceptance
 savings, full-model evaluations per effective sample of plain sampling divided by that
-of delayed acceptance with a polynomial-chaos surrogate, on the logistic ODE and a 3-parameter FitzHugh-Nagumo.
+of delayed acceptance with a polynomial-chaos surrogate, on the logistic ODE and a
+3-parameter FitzHugh-Nagumo.
 
 usage: python benchmarks/bench_calibration.py [--reps 1] [--banana-seeds 5]
        [--problems banana,gauss10,ode]
