@@ -127,6 +127,7 @@ class Runner:
             make_backend_check(executor)
         self._payload: tuple[Any, bytes] | None = None
         self._finalizer = None
+        self._checked_model: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -189,7 +190,9 @@ class Runner:
             Under ``on_failure="raise"``, naming the row, its inputs and the
             cause; or when the circuit breaker trips.
         """
-        check_model(model, "Runner.evaluate")
+        if model is not self._checked_model:  # the protocol check costs ~10 us a call
+            check_model(model, "Runner.evaluate")
+            self._checked_model = model
         check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
         X = _input_array(model, X)
         n = X.shape[0]
