@@ -42,6 +42,7 @@ _MIN_PROB = 0.05
 _MAX_INDEPENDENCE = 0.5  # measured: higher caps under-explore the Rosenbrock tails
 _BETA0 = 0.1      # likelihood temperature of the first part of the warm-up
 _TEMPERED = 0.6   # fraction of the warm-up run tempered
+_MIN_TEMPERED_WARMUP = 200  # shorter warm-ups are not tempered
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,16 @@ class Driver:
         return self._result()
 
     def _beta(self) -> float:
-        """Likelihood temperature: ``_BETA0`` in the first part of the warm-up, else 1."""
-        return _BETA0 if self.t < int(_TEMPERED * self.s.n_warmup) else 1.0
+        """Likelihood temperature: ``_BETA0`` in the first part of the warm-up, else 1.
+
+        Short warm-ups (fewer than ``_MIN_TEMPERED_WARMUP`` steps) are not tempered: the
+        walkers would not have the steps to return from the tempered spread (measured on
+        the logistic ODE with a 6,000-run budget: lower ESS and R-hat above 1.01).
+        """
+        nw = self.s.n_warmup
+        if nw < _MIN_TEMPERED_WARMUP:
+            return 1.0
+        return _BETA0 if self.t < int(_TEMPERED * nw) else 1.0
 
     def _mh_step(self, target: LogPosterior, adapt: bool, beta: float = 1.0) -> None:
         W = self.W
@@ -192,7 +201,7 @@ class Driver:
                 cur = np.where(np.isfinite(self.ll), self.lp - (1 - beta) * self.ll, self.lp)
                 logr = np.where(np.isfinite(lly), new - (1 - beta) * lly, new) - cur + logq
         logu = np.log(self.rng.random(W))
-        acc = logu < np.nan_to_num(logr, nan=-np.inf)
+        acc = logu < logr  # NaN compares False: rejected
         if adapt:
             self._adapt_stats(Yp, acc, ind)
         self._accept(acc, Yp, new, lly, Yout)
