@@ -126,7 +126,11 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     walk whose covariance is that of a mixture component drawn by its
     responsibility at the current point (its proposal-density ratio is
     included, so it follows curved posteriors exactly). Step sizes are tuned by
-    Robbins-Monro towards 23.4 % acceptance; the move probabilities are set from
+    Robbins-Monro towards 23.4 % acceptance. The first 60 % of a warm-up of at
+    least 200 steps targets the tempered posterior (likelihood to the power 0.1)
+    so that the walkers spread into long curved tails; the mixture fitted there
+    is the independence proposal's defensive part (weight 0.1), which keeps its
+    tails heavier than the posterior's. The move probabilities are set from
     the squared jump distance each move achieved during warm-up (independence
     capped at 1/2, every move at least 5 %). The kernel is frozen after warm-up
     (the first quarter of the budget, or 200 steps when running to

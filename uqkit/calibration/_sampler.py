@@ -293,6 +293,14 @@ class Driver:
                     / np.prod(np.abs(np.diag(self.kernel.chol))) ** (1 / self.d))
         if t in fits:
             self._fit_independence(t, final=False, first=(t == fits[0]))
+        if t == int(_TEMPERED * nw) and nw >= _MIN_TEMPERED_WARMUP:
+            # the end of the tempered warm-up: its mixture becomes the independence proposal's
+            # defensive part, wider than the posterior and following its curvature (tails)
+            pts = self._window(t)
+            if len(pts) >= 10 * self.d + 10:
+                k = self.kernel
+                k.def_weights, k.def_means, k.def_chols = fit_mixture(pts, self.rng,
+                                                                      sizes=(1, 2, 4, 8))
 
 
     def _fit_independence(self, t: int, *, final: bool, first: bool) -> None:
