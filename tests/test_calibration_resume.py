@@ -42,9 +42,10 @@ def _run(args, timeout=300):
                    check=True, timeout=timeout, capture_output=True)
 
 
-def _kill_and_resume(tmp_path, n_steps, seed):
+def _kill_and_resume(tmp_path, n_steps, seed, kill_at=None):
     db = tmp_path / "calib.db"
-    kill_at = int(np.random.default_rng(seed).integers(n_steps // 5, 4 * n_steps // 5))
+    if kill_at is None:
+        kill_at = int(np.random.default_rng(seed).integers(n_steps // 5, 4 * n_steps // 5))
     proc = start_python([DRIVER, db, n_steps, seed, tmp_path / "killed.npz"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -77,3 +78,9 @@ def _kill_and_resume(tmp_path, n_steps, seed):
 
 def test_sigkill_2000_step_chain_resumes_bitwise(tmp_path):
     _kill_and_resume(tmp_path, 2000, seed=22)
+
+
+def test_sigkill_in_the_tempered_warm_up_resumes_bitwise(tmp_path):
+    # 1000 steps: 250 warm-up steps, the first 150 tempered; killed at step >= 60 it
+    # resumes inside the tempered phase and crosses the defensive-mixture fit (step 150)
+    _kill_and_resume(tmp_path, 1000, seed=5, kill_at=60)
