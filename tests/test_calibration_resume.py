@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from conftest import TESTS, start_python, subprocess_env
 
 DRIVER = TESTS / "_calib_driver.py"
@@ -80,7 +81,8 @@ def test_sigkill_2000_step_chain_resumes_bitwise(tmp_path):
     _kill_and_resume(tmp_path, 2000, seed=22)
 
 
+@pytest.mark.slow
 def test_sigkill_in_the_tempered_warm_up_resumes_bitwise(tmp_path):
-    # 1000 steps: 250 warm-up steps, the first 150 tempered; killed at step >= 60 it
-    # resumes inside the tempered phase and crosses the defensive-mixture fit (step 150)
-    _kill_and_resume(tmp_path, 1000, seed=5, kill_at=60)
+    # 800 steps: 200 warm-up steps, the first 120 tempered; killed at step >= 40 it
+    # resumes inside the tempered phase and crosses the defensive-mixture fit (step 120)
+    _kill_and_resume(tmp_path, 800, seed=5, kill_at=40)
