@@ -33,6 +33,7 @@ _DEFENSIVE_SCALE = 2.0
 
 
 RANDOM_WALK, INDEPENDENCE, LOCAL_WALK = 0, 1, 2
+_KINDS: dict[tuple[int, int], np.ndarray] = {}  # read-only move-kind arrays by (kind, n)
 MOVE_NAMES = ("random_walk", "independence", "local_walk")
 
 
@@ -71,13 +72,17 @@ class Kernel:
     def p_independence(self) -> float:
         return float(self.probs[INDEPENDENCE])
 
-    def mix_inverse(self) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse Cholesky factors and log-determinants of the mixture (cached)."""
-        if getattr(self, "_inv_src", None) is not self.mix_chols:
+    def mix_inverse(self) -> tuple[np.ndarray, ...]:
+        """Inverse Cholesky factors, log-determinants, log weights with the normalising
+        terms, and the stacked whitening map of the core mixture (cached)."""
+        if getattr(self, "_inv_src", None) is not self.mix_chols or (
+                self._inv_w is not self.mix_weights):
+            d = self.mix_chols.shape[1]
             inv = np.linalg.inv(self.mix_chols)
             logdet = np.sum(np.log(np.abs(np.diagonal(self.mix_chols, axis1=1, axis2=2))), axis=1)
-            self._inv = (inv, logdet)
-            self._inv_src = self.mix_chols
+            base = np.log(self.mix_weights) - logdet - 0.5 * d * math.log(2 * math.pi)
+            self._inv = (inv, logdet, base) + _stacked(inv, self.mix_means)
+            self._inv_src, self._inv_w = self.mix_chols, self.mix_weights
         return self._inv
 
     def proposal_mixture(self) -> tuple[np.ndarray, ...]:
@@ -99,7 +104,7 @@ class Kernel:
         inv = np.linalg.inv(chols)
         logdet = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)
         out = (np.log(w) - logdet - 0.5 * d * math.log(2 * math.pi), means, chols, inv,
-               np.cumsum(w))
+               np.cumsum(w)) + _stacked(inv, means)
         self._prop = (src, out)
         return out
 
@@ -127,75 +132,88 @@ class Kernel:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Proposals for every walker: ``(Y, log q-ratio, move kind)``.
 
-        The same amount of randomness is drawn whatever the moves, so runs are
-        reproducible step by step.
+        One move kind is drawn per step for the whole ensemble (a random
+        mixture of kernels, each leaving every walker's target invariant, is
+        itself a valid kernel), so only that kind's proposal is computed. The
+        same amount of randomness is drawn whatever the move (two generator
+        calls), so runs are reproducible step by step.
         """
         n, d = X.shape
-        u = rng.random(n)
+        u = rng.random(n + 1)
         z = rng.standard_normal((n, d))
-        comp_u = rng.random(n)
         cum = np.cumsum(self.probs)
-        kind = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), 2)
-        step = math.exp(self.log_scale) * 2.38 / math.sqrt(d)
-        Y = X + step * (z @ self.chol.T)
-        logq = np.zeros(n)
-        ind = kind == INDEPENDENCE
-        m = int(ind.sum())
-        if m:
-            Yi = self._draw_mixture(z[ind], comp_u[ind])
-            Y[ind] = Yi
-            lq = mixture_logpdf(np.concatenate([X[ind], Yi]), self)
-            logq[ind] = lq[:m] - lq[m:]
-        loc = kind == LOCAL_WALK
-        if loc.any():
-            Y[loc], logq[loc] = self._local_walk(X[loc], z[loc], comp_u[loc])
-        return Y, logq, kind
+        kind = min(int(np.searchsorted(cum, u[n] * cum[-1], side="right")), 2)
+        kinds = _KINDS.get((kind, n))
+        if kinds is None:
+            kinds = _KINDS[(kind, n)] = np.full(n, kind, dtype=np.int8)
+            kinds.flags.writeable = False
+        if kind == RANDOM_WALK:
+            step = math.exp(self.log_scale) * 2.38 / math.sqrt(d)
+            return X + (z @ (step * self.chol).T), np.zeros(n), kinds
+        if kind == INDEPENDENCE:
+            Y = self._draw_mixture(z, u[:n])
+            lq = mixture_logpdf(np.concatenate([X, Y]), self)
+            return Y, lq[:n] - lq[n:], kinds
+        Y, logq = self._local_walk(X, z, u[:n])
+        return Y, logq, kinds
 
     def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log responsibilities (K, n) of the core mixture, and its inverse factors."""
-        d = X.shape[1]
-        inv, logdet = self.mix_inverse()
-        D = X[None, :, :] - self.mix_means[:, None, :]
-        r = np.matmul(D, np.swapaxes(inv, 1, 2))
-        logp = (np.log(self.mix_weights)[:, None] - logdet[:, None]
-                - 0.5 * (r * r).sum(axis=2) - 0.5 * d * math.log(2 * math.pi))
-        top = logp.max(axis=0)
-        top = np.where(np.isfinite(top), top, 0.0)
-        return logp - (top + np.log(np.exp(logp - top).sum(axis=0))), inv, logdet
+        """Log responsibilities (n, K) of the core mixture, and its inverse factors."""
+        inv, logdet, base, A, b = self.mix_inverse()
+        logp = base - 0.5 * _sqnorms(X, A, b)
+        return logp - _lse(logp)[:, None], inv, logdet
 
     def _local_walk(self, X, z, u):
         n, d = X.shape
         K = len(self.mix_weights)
         lr_x, inv, logdet = self._components(X)
-        cum = np.cumsum(np.exp(lr_x), axis=0)
-        k = np.minimum((cum < u * cum[-1]).sum(axis=0), K - 1)
+        cum = np.cumsum(np.exp(lr_x), axis=1)
+        k = np.minimum((cum < (u * cum[:, -1])[:, None]).sum(axis=1), K - 1)
         s = math.exp(self.log_scale_local) * 2.38 / math.sqrt(d)
         Y = X + s * np.matmul(self.mix_chols[k], z[:, :, None])[:, :, 0]
         lr_y, _, _ = self._components(Y)
-        r = np.matmul((Y - X) / s, np.swapaxes(inv, 1, 2))
-        logphi = -logdet[:, None] - 0.5 * (r * r).sum(axis=2)
-        a = lr_y + logphi
-        b = lr_x + logphi
-        return Y, _lse(a) - _lse(b)
+        # log phi_k(y - x) for every component k: whitened jump under each factor
+        A = self.mix_inverse()[3]
+        logphi = -logdet - 0.5 * _sqnorms((Y - X) / s, A, None)
+        return Y, _lse(lr_y + logphi) - _lse(lr_x + logphi)
 
     def _draw_mixture(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
-        _, means, chols, _, cum = self.proposal_mixture()
+        _, means, chols, _, cum, _, _ = self.proposal_mixture()
         k = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), len(cum) - 1)
         return means[k] + np.matmul(chols[k], z[:, :, None])[:, :, 0]
 
 
 def _lse(a: np.ndarray) -> np.ndarray:
-    top = a.max(axis=0)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(a - top).sum(axis=0))
+    """log-sum-exp over the last axis."""
+    top = a.max(axis=-1)
+    if not np.isfinite(top).all():
+        top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.exp(a - top[..., None]).sum(axis=-1))
+
+
+def _stacked(inv: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The whitening maps ``x -> L_k^-1 (x - mu_k)`` of K components as one (K d, d) matrix
+    (transposed) and offset, so that all components are one 2-D matrix product."""
+    K, d, _ = inv.shape
+    A = np.ascontiguousarray(inv.reshape(K * d, d).T)
+    b = np.einsum("kij,kj->ki", inv, means).reshape(K * d)
+    return A, b
+
+
+def _sqnorms(X: np.ndarray, A: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Squared norms (n, K) of the whitened points (``A``, ``b`` from :func:`_stacked`)."""
+    n, d = X.shape
+    r = X @ A
+    if b is not None:
+        r -= b
+    r *= r
+    return r.reshape(n, -1, d).sum(axis=2)
 
 
 def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
     """Log density of the independence proposal (core mixture plus defensive mixture)."""
-    base, means, _, inv, _ = kern.proposal_mixture()
-    D = X[None, :, :] - means[:, None, :]                     # (K, n, d)
-    r = np.matmul(D, np.swapaxes(inv, 1, 2))
-    return _lse(base[:, None] - 0.5 * (r * r).sum(axis=2))
+    base, _, _, _, _, A, b = kern.proposal_mixture()
+    return _lse(base - 0.5 * _sqnorms(X, A, b))
 
 
 def _robust_cov(X: np.ndarray) -> np.ndarray:
@@ -286,7 +304,7 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
         r = np.matmul(D, np.swapaxes(np.linalg.inv(chols), 1, 2))           # (K, n, d)
         logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
         logp = (np.log(w) - logdet - const)[None, :] - 0.5 * (r * r).sum(axis=2).T  # (n, K)
-        tot = _lse(logp.T)
+        tot = _lse(logp)
         ll = float(tot.sum())
         R = np.exp(logp - tot[:, None])
         if ll - prev < 1e-5 * abs(ll):

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ._diagnostics import diagnose as _diagnose
 from ._moves import INDEPENDENCE, LOCAL_WALK, RANDOM_WALK, Kernel, fit_mixture, pooled_cholesky
 from ._target import LogPosterior
 
@@ -36,7 +37,7 @@ __all__ = ["Settings", "RunResult", "Driver", "diagnose"]
 
 CHUNK = 128          # steps per stored chain chunk
 MAX_SNAPSHOTS = 64   # posterior-predictive snapshots kept (thinned by doubling)
-_FIT_POINTS = 2000   # history points used to fit the independence mixture
+_FIT_POINTS = 1000   # history points used to fit the independence mixture (EM cost)
 _ACC_TARGET = 0.234
 _MIN_PROB = 0.05
 _MAX_INDEPENDENCE = 0.5  # measured: higher caps under-explore the Rosenbrock tails
@@ -74,27 +75,60 @@ class RunResult:
     resumed_at: int | None = None
 
 
-def diagnose(kept: np.ndarray, names) -> dict[str, Any]:
-    """ESS (bulk, tail) and rank-normalised split R-hat per parameter (arviz).
+def diagnose(kept: np.ndarray, names=None) -> dict[str, Any]:
+    """ESS (bulk, tail) and rank-normalised split R-hat per parameter (as arviz computes them).
 
     ``kept`` has shape ``(W, n, d)``; walkers are the chains. Short chains
     give NaN diagnostics instead of an error.
     """
-    W, n, d = kept.shape
-    nan = np.full(d, np.nan)
-    if n < max(4, W):  # fewer draws than chains: not diagnosable yet (arviz would warn)
-        return {"ess_bulk": nan, "ess_tail": nan.copy(), "r_hat": nan.copy()}
-    import warnings
+    return _diagnose(kept)
 
-    import arviz as az
-    ds = az.convert_to_dataset({f"p{j}": kept[:, :, j] for j in range(d)})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bulk = az.ess(ds, method="bulk")
-        tail = az.ess(ds, method="tail")
-        rhat = az.rhat(ds)
-    get = lambda res: np.array([float(res[f"p{j}"].values) for j in range(d)])  # noqa: E731
-    return {"ess_bulk": get(bulk), "ess_tail": get(tail), "r_hat": get(rhat)}
+
+class History:
+    """The chain, preallocated and grown by doubling (one copy per step, no lists)."""
+
+    def __init__(self, W: int, d: int, capacity: int = 256) -> None:
+        self.W, self.d, self.n = W, d, 0
+        self.x = np.empty((capacity, W, d))
+        self.lp = np.empty((capacity, W))
+        self.ll = np.empty((capacity, W))
+        self.acc = np.empty((capacity, W), dtype=bool)
+        self.ind = np.empty((capacity, W), dtype=np.int8)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.x)
+        if need <= cap:
+            return
+        new = max(2 * cap, need)
+        for key in ("x", "lp", "ll", "acc", "ind"):
+            old = getattr(self, key)
+            arr = np.empty((new,) + old.shape[1:], dtype=old.dtype)
+            arr[: self.n] = old[: self.n]
+            setattr(self, key, arr)
+
+    def append(self, x, lp, ll, acc, ind) -> None:
+        self._grow(self.n + 1)
+        t = self.n
+        self.x[t] = x
+        self.lp[t] = lp
+        self.ll[t] = ll
+        self.acc[t] = acc
+        self.ind[t] = ind
+        self.n = t + 1
+
+    def extend(self, part: dict[str, np.ndarray]) -> None:
+        m = len(part["x"])
+        self._grow(self.n + m)
+        a, b = self.n, self.n + m
+        self.x[a:b] = part["x"]
+        self.lp[a:b] = part["lp"]
+        self.ll[a:b] = part["ll"]
+        self.acc[a:b] = np.asarray(part["acc"]) > 0.5
+        self.ind[a:b] = np.asarray(part["ind"]).astype(np.int8)
+        self.n = b
 
 
 class Driver:
@@ -111,12 +145,7 @@ class Driver:
         self.W = settings.n_walkers
         self.d = full.problem.dim
         self.names = full.problem.names
-        # chain history
-        self.hx: list[np.ndarray] = []
-        self.hlp: list[np.ndarray] = []
-        self.hll: list[np.ndarray] = []
-        self.hacc: list[np.ndarray] = []
-        self.hind: list[np.ndarray] = []
+        self.hist = History(self.W, self.d)  # chain history
         self.snapshots: dict[int, np.ndarray] = {}
         self.snap_thin = 1
         self.stats = np.zeros(6)  # squared-jump sum and count per move kind
@@ -212,11 +241,11 @@ class Driver:
             self._adapt()
 
     def _accept(self, acc, Xn, lpn, lln, Yn) -> None:
-        self.X[acc] = Xn[acc]
-        self.lp[acc] = lpn[acc]
-        self.ll[acc] = lln[acc]
+        np.copyto(self.X, Xn, where=acc[:, None])
+        np.copyto(self.lp, lpn, where=acc)
+        np.copyto(self.ll, lln, where=acc)
         if Yn is not None:
-            self.Y[acc] = Yn[acc]
+            np.copyto(self.Y, Yn, where=acc[:, None])
 
     def _da_step(self) -> None:
         W, rng = self.W, self.rng
@@ -249,11 +278,7 @@ class Driver:
         self._record(acc, any_ind)
 
     def _record(self, acc, ind) -> None:
-        self.hx.append(self.X.copy())
-        self.hlp.append(self.lp.copy())
-        self.hll.append(self.ll.copy())
-        self.hacc.append(acc.copy())
-        self.hind.append(np.asarray(ind, dtype=np.int8).copy())
+        self.hist.append(self.X, self.lp, self.ll, acc, ind)
 
     # ------------------------------------------------------------------ warm-up
     def _adapt_stats(self, Yp, acc, ind) -> None:
@@ -271,8 +296,8 @@ class Driver:
             self.kernel.log_scale_local += gain * (float(acc[loc].mean()) - _ACC_TARGET)
 
     def _window(self, t: int) -> np.ndarray:
-        pts = np.concatenate(self.hx[t // 2: t], axis=0)
-        lp = np.concatenate(self.hlp[t // 2: t])
+        pts = self.hist.x[t // 2: t].reshape(-1, self.d)
+        lp = self.hist.lp[t // 2: t].reshape(-1)
         pts = pts[np.isfinite(lp)]
         if len(pts) > _FIT_POINTS:
             pts = pts[:: math.ceil(len(pts) / _FIT_POINTS)]
@@ -330,7 +355,7 @@ class Driver:
         self._fit_independence(self.s.n_warmup, final=True, first=False)
         if self.s.mode == "delayed_acceptance":
             if self.s.subchain_length is None:
-                acc = np.concatenate(self.hacc[self.s.n_warmup // 2:])
+                acc = self.hist.acc[self.s.n_warmup // 2: len(self.hist)]
                 rate = max(float(acc.mean()), 1e-3)
                 self.L = int(np.clip(math.ceil(2.0 / rate), 1, 25))
             lp, ll, Y = self.full(self.X)   # the full model at the warmed-up walkers
@@ -353,8 +378,8 @@ class Driver:
     def _maybe_check(self) -> bool:
         if self.t < self.next_check or self.s.target_ess is None:
             return False
-        kept = np.stack(self.hx[self.s.n_warmup:], axis=1)
-        self.diagnostics = diagnose(kept, self.names)
+        kept = np.moveaxis(self.hist.x[self.s.n_warmup: len(self.hist)], 0, 1)
+        self.diagnostics = diagnose(kept)
         ok = bool(np.all(np.isfinite(self.diagnostics["r_hat"])))
         ess = float(np.min(self.diagnostics["ess_bulk"])) if ok else 0.0
         rhat = float(np.max(self.diagnostics["r_hat"])) if ok else np.inf
@@ -373,15 +398,14 @@ class Driver:
         return False
 
     def _result(self) -> RunResult:
-        x = np.stack(self.hx) if self.hx else np.empty((0, self.W, self.d))
-        nw = min(self.s.n_warmup, len(self.hx))
+        h, n = self.hist, len(self.hist)
+        x = h.x[:n]
+        nw = min(self.s.n_warmup, n)
         kept = np.moveaxis(x[nw:], 0, 1)
-        self.diagnostics = diagnose(kept, self.names)
+        self.diagnostics = diagnose(kept)
         return RunResult(
-            chain=x, log_posterior=np.stack(self.hlp) if self.hlp else np.empty((0, self.W)),
-            log_likelihood=np.stack(self.hll) if self.hll else np.empty((0, self.W)),
-            accepted=np.stack(self.hacc) if self.hacc else np.empty((0, self.W), bool),
-            independence=np.stack(self.hind) if self.hind else np.empty((0, self.W), np.int8),
+            chain=x, log_posterior=h.lp[:n], log_likelihood=h.ll[:n], accepted=h.acc[:n],
+            independence=h.ind[:n],
             n_warmup=nw, stop_reason=self.stop_reason, diagnostics=self.diagnostics,
             n_evaluations=self.full.n_evaluations,
             n_surrogate_evaluations=self.surr.n_evaluations if self.surr is not None else 0,
@@ -413,9 +437,9 @@ class Driver:
         if b <= a:
             return {"x": np.empty((0, W, d)), "lp": np.empty((0, W)), "ll": np.empty((0, W)),
                     "acc": np.empty((0, W)), "ind": np.empty((0, W))}
-        return {"x": np.stack(self.hx[a:b]), "lp": np.stack(self.hlp[a:b]),
-                "ll": np.stack(self.hll[a:b]), "acc": np.stack(self.hacc[a:b]).astype(float),
-                "ind": np.stack(self.hind[a:b]).astype(float)}
+        h = self.hist
+        return {"x": h.x[a:b], "lp": h.lp[a:b], "ll": h.ll[a:b], "acc": h.acc[a:b].astype(float),
+                "ind": h.ind[a:b].astype(float)}
 
     def resume(self) -> bool:
         """Restore the state from the store's checkpoint; False when there is none."""
@@ -430,9 +454,9 @@ class Driver:
             part = self.store.load_checkpoint(f"{self.name}/chunk/{k}")
             if part is None:  # pragma: no cover - chunks are written before the state
                 raise RuntimeError(f"checkpoint chunk {k} of {self.name} is missing")
-            self._extend(part[0])
-        self._extend({k[len("partial_"):]: v for k, v in arrays.items()
-                      if k.startswith("partial_")})
+            self.hist.extend(part[0])
+        self.hist.extend({k[len("partial_"):]: v for k, v in arrays.items()
+                          if k.startswith("partial_")})
         self.X = np.array(arrays["X"])
         self.lp, self.ll = np.array(arrays["lp"]), np.array(arrays["ll"])
         self.slp, self.Y = np.array(arrays["slp"]), np.array(arrays["Y"])
@@ -454,15 +478,6 @@ class Driver:
         while math.ceil(kept / self.snap_thin) > MAX_SNAPSHOTS:
             self.snap_thin *= 2
         return True
-
-    def _extend(self, part: dict[str, np.ndarray]) -> None:
-        n = len(part["x"])
-        for i in range(n):
-            self.hx.append(np.array(part["x"][i]))
-            self.hlp.append(np.array(part["lp"][i]))
-            self.hll.append(np.array(part["ll"][i]))
-            self.hacc.append(np.asarray(part["acc"][i]) > 0.5)
-            self.hind.append(np.asarray(part["ind"][i]).astype(np.int8))
 
 
 def _fit_steps(n_warmup: int) -> tuple[int, ...]:

@@ -774,8 +774,14 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
     """
     n = X.shape[0]
     invalid = np.zeros(n, dtype=bool)
-    rep, uniq = _dedupe_rows(canonical_inputs(X), invalid)
-    u = len(uniq)
+    first = np.sort(X[:, 0])
+    if n < 2 or (first[1:] != first[:-1]).all():
+        # no two rows share their first input (float equality, so -0.0 == 0.0): all rows
+        # are distinct, the hashing of _dedupe_rows (~40 us for 32 rows) is not needed
+        u, uniq, rep = n, None, None
+    else:
+        rep, uniq = _dedupe_rows(canonical_inputs(X), invalid)
+        u = len(uniq)
     res = run_batch(model, X if u == n else X[uniq])
     m = len(model.outputs)
     if res[0] == "ok":
