@@ -141,8 +141,9 @@ class Kernel:
         n, d = X.shape
         u = rng.random(n + 1)
         z = rng.standard_normal((n, d))
-        cum = np.cumsum(self.probs)
-        kind = min(int(np.searchsorted(cum, u[n] * cum[-1], side="right")), 2)
+        p = self.probs.tolist()
+        v = float(u[n]) * (p[0] + p[1] + p[2])
+        kind = RANDOM_WALK if v < p[0] else (INDEPENDENCE if v < p[0] + p[1] else LOCAL_WALK)
         kinds = _KINDS.get((kind, n))
         if kinds is None:
             kinds = _KINDS[(kind, n)] = np.full(n, kind, dtype=np.int8)
@@ -158,23 +159,23 @@ class Kernel:
         return Y, logq, kinds
 
     def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log responsibilities (n, K) of the core mixture, and its inverse factors."""
+        """Log responsibilities (K, n) of the core mixture, and its inverse factors."""
         inv, logdet, base, A, b = self.mix_inverse()
-        logp = base - 0.5 * _sqnorms(X, A, b)
-        return logp - _lse(logp)[:, None], inv, logdet
+        logp = base[:, None] - 0.5 * _sqnorms(X, A, b)
+        return logp - _lse(logp), inv, logdet
 
     def _local_walk(self, X, z, u):
         n, d = X.shape
         K = len(self.mix_weights)
         lr_x, inv, logdet = self._components(X)
-        cum = np.cumsum(np.exp(lr_x), axis=1)
-        k = np.minimum((cum < (u * cum[:, -1])[:, None]).sum(axis=1), K - 1)
+        cum = np.cumsum(np.exp(lr_x), axis=0)
+        k = np.minimum((cum < u * cum[-1]).sum(axis=0), K - 1)
         s = math.exp(self.log_scale_local) * 2.38 / math.sqrt(d)
         Y = X + s * np.matmul(self.mix_chols[k], z[:, :, None])[:, :, 0]
         lr_y, _, _ = self._components(Y)
         # log phi_k(y - x) for every component k: whitened jump under each factor
         A = self.mix_inverse()[3]
-        logphi = -logdet - 0.5 * _sqnorms((Y - X) / s, A, None)
+        logphi = -logdet[:, None] - 0.5 * _sqnorms((Y - X) / s, A, None)
         return Y, _lse(lr_y + logphi) - _lse(lr_x + logphi)
 
     def _draw_mixture(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -184,36 +185,36 @@ class Kernel:
 
 
 def _lse(a: np.ndarray) -> np.ndarray:
-    """log-sum-exp over the last axis."""
-    top = a.max(axis=-1)
+    """log-sum-exp over the first axis (components first: fast outer-axis reductions)."""
+    top = a.max(axis=0)
     if not np.isfinite(top).all():
         top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(a - top[..., None]).sum(axis=-1))
+    return top + np.log(np.exp(a - top).sum(axis=0))
 
 
 def _stacked(inv: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The whitening maps ``x -> L_k^-1 (x - mu_k)`` of K components as one (K d, d) matrix
-    (transposed) and offset, so that all components are one 2-D matrix product."""
+    and offset, so that all components are one 2-D matrix product."""
     K, d, _ = inv.shape
-    A = np.ascontiguousarray(inv.reshape(K * d, d).T)
-    b = np.einsum("kij,kj->ki", inv, means).reshape(K * d)
+    A = np.ascontiguousarray(inv.reshape(K * d, d))
+    b = np.einsum("kij,kj->ki", inv, means).reshape(K * d, 1)
     return A, b
 
 
 def _sqnorms(X: np.ndarray, A: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """Squared norms (n, K) of the whitened points (``A``, ``b`` from :func:`_stacked`)."""
+    """Squared norms (K, n) of the whitened points (``A``, ``b`` from :func:`_stacked`)."""
     n, d = X.shape
-    r = X @ A
+    r = A @ X.T
     if b is not None:
         r -= b
     r *= r
-    return r.reshape(n, -1, d).sum(axis=2)
+    return r.reshape(-1, d, n).sum(axis=1)
 
 
 def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
     """Log density of the independence proposal (core mixture plus defensive mixture)."""
     base, _, _, _, _, A, b = kern.proposal_mixture()
-    return _lse(base - 0.5 * _sqnorms(X, A, b))
+    return _lse(base[:, None] - 0.5 * _sqnorms(X, A, b))
 
 
 def _robust_cov(X: np.ndarray) -> np.ndarray:
@@ -271,6 +272,13 @@ def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int 
 
 
 def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
+    """EM for a K-component Gaussian mixture; ``(log-likelihood, w, mu, chols)`` or None.
+
+    Works on standardised points; the E-step whitens all components with one 2-D
+    matrix product and the M-step takes second moments from the precomputed
+    outer products (one matrix product), so an iteration is a handful of array
+    operations whatever K.
+    """
     n, d = X.shape
     # k-means++ seeding
     centers = [X[rng.integers(n)]]
@@ -280,34 +288,39 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
         if not total > 0:
             return None
         centers.append(X[np.searchsorted(np.cumsum(dist2), rng.random() * total)])
-    mu = np.array(centers)
-    lab = np.argmin(((X[:, None, :] - mu[None]) ** 2).sum(-1), axis=1)
-    R = np.zeros((n, K))
-    R[np.arange(n), lab] = 1.0
+    loc = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    Z = (X - loc) / scale
+    lab = np.argmin(((X[:, None, :] - np.array(centers)[None]) ** 2).sum(-1), axis=1)
+    R = np.zeros((K, n))
+    R[lab, np.arange(n)] = 1.0
+    ZZ = (Z[:, :, None] * Z[:, None, :]).reshape(n, d * d)
     prev = -np.inf
     const = 0.5 * d * math.log(2 * math.pi)
-    eye = np.eye(d)
+    jitter = 1e-9 * np.eye(d)
     for _ in range(n_iter):
-        Nk = R.sum(0) + 1e-12
+        Nk = R.sum(1)
         if np.any(Nk < d + 1):
             return None
         w = Nk / n
-        mu = (R.T @ X) / Nk[:, None]
-        D = X[None, :, :] - mu[:, None, :]                                  # (K, n, d)
-        C = np.matmul(np.swapaxes(D * R.T[:, :, None], 1, 2), D) / Nk[:, None, None]
-        C = C + eye * (1e-9 * np.maximum(np.trace(C, axis1=1, axis2=2) / d, 1e-300))[:, None,
-                                                                                     None]
+        RT = R / Nk[:, None]
+        mu = RT @ Z
+        C = (RT @ ZZ).reshape(K, d, d) - mu[:, :, None] * mu[:, None, :]
         try:
-            chols = np.linalg.cholesky(C)
+            chols = np.linalg.cholesky(C + jitter)
         except np.linalg.LinAlgError:
             return None
-        r = np.matmul(D, np.swapaxes(np.linalg.inv(chols), 1, 2))           # (K, n, d)
+        inv = np.linalg.inv(chols)
+        A, b = _stacked(inv, mu)
         logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
-        logp = (np.log(w) - logdet - const)[None, :] - 0.5 * (r * r).sum(axis=2).T  # (n, K)
+        logp = (np.log(w) - logdet - const)[:, None] - 0.5 * _sqnorms(Z, A, b)  # (K, n)
         tot = _lse(logp)
         ll = float(tot.sum())
-        R = np.exp(logp - tot[:, None])
+        R = np.exp(logp - tot)
         if ll - prev < 1e-5 * abs(ll):
             break
         prev = ll
-    return ll, w, mu, chols
+    # back to the original coordinates: x = loc + scale * z
+    ll -= n * float(np.sum(np.log(scale)))
+    return ll, w, loc + scale * mu, scale[None, :, None] * chols

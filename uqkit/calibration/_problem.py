@@ -162,13 +162,17 @@ class Problem:
         gauss = self._gaussian_fixed
         if gauss is not None:  # Gaussian, known sigma, every entry observed: one expression
             inv_sigma, const = gauss
-            out = np.zeros(Y.shape[0])
             Yc = Y[:, self.columns] if self._all_columns is None else Y
+            out = None
             for row in self.data:
-                r = (Yc - row) * inv_sigma
-                out -= 0.5 * np.einsum("ij,ij->i", r, r)
+                r = Yc - row
+                r *= inv_sigma
+                q = np.einsum("ij,ij->i", r, r)
+                out = q if out is None else out + q
+            out *= -0.5
             out += const
-            out[~np.isfinite(out)] = -np.inf
+            if np.isnan(out).any():  # a sum of -squares is never +inf; NaN from NaN outputs
+                out[np.isnan(out)] = -np.inf
             return out
         sigma = self.sigma_fixed if self.sigma_index is None else X[:, self.sigma_index]
         return self.noise.loglike(Y[:, self.columns], self.data, self.mask, sigma)

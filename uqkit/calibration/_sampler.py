@@ -282,8 +282,19 @@ class Driver:
 
     # ------------------------------------------------------------------ warm-up
     def _adapt_stats(self, Yp, acc, ind) -> None:
-        jump = np.linalg.solve(self.kernel.chol, (Yp - self.X).T).T
-        sq = np.where(acc, np.sum(jump * jump, axis=1), 0.0)
+        jump = np.linalg.solve(self.kernel.chol, (Yp - self.X).T)
+        sq = np.where(acc, np.einsum("ij,ij->j", jump, jump), 0.0)
+        k = int(ind[0])
+        if (ind == k).all():  # one move kind for the whole ensemble (Kernel.propose)
+            self.stats[2 * k] += sq.sum()
+            self.stats[2 * k + 1] += len(ind)
+            if k != INDEPENDENCE:  # Robbins-Monro on the random-walk acceptance rates
+                step = ((self.t + 1) ** -0.6) * (float(acc.mean()) - _ACC_TARGET)
+                if k == RANDOM_WALK:
+                    self.kernel.log_scale += step
+                else:
+                    self.kernel.log_scale_local += step
+            return
         for k in (RANDOM_WALK, INDEPENDENCE, LOCAL_WALK):
             sel = ind == k
             self.stats[2 * k] += sq[sel].sum()
