@@ -244,28 +244,35 @@ def pooled_cholesky(X: np.ndarray) -> np.ndarray:
     return _chol(_robust_cov(X))
 
 
-def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int = 8,
+def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int = 16,
                 n_iter: int = 40, sizes: tuple[int, ...] = (1, 2, 4, 8),
+                restarts: int = 1, score=None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian mixture by EM with k-means++ starts; the number of components by BIC.
 
     Returns ``(weights, means, cholesky factors)``. Candidate sizes are 1, 2,
     4 and 8 components, capped so that every component has at least
-    ``10 * d`` points.
+    ``10 * d`` points. With ``score`` (a function of ``(w, mu, chols)``, lower
+    is better) the candidates (``restarts`` EM runs per size) are ranked by it
+    instead of by BIC.
     """
     n, d = X.shape
     best = None
     for K in sizes:
         if K > max_components or (K > 1 and n < 10 * d * K):
             break
-        fit = _em(X, K, rng, n_iter)
-        if fit is None:
-            continue
-        loglik, w, mu, chols = fit
-        n_par = K * (d + d * (d + 1) / 2) + K - 1
-        bic = -2 * loglik + n_par * math.log(n)
-        if best is None or bic < best[0]:
-            best = (bic, w, mu, chols)
+        for _ in range(restarts if K > 1 else 1):
+            fit = _em(X, K, rng, n_iter)
+            if fit is None:
+                continue
+            loglik, w, mu, chols = fit
+            if score is None:
+                n_par = K * (d + d * (d + 1) / 2) + K - 1
+                crit = -2 * loglik + n_par * math.log(n)
+            else:
+                crit = score(w, mu, chols)
+            if best is None or crit < best[0]:
+                best = (crit, w, mu, chols)
     if best is None:
         return np.ones(1), X.mean(0)[None], pooled_cholesky(X)[None]
     return best[1], best[2], best[3]
