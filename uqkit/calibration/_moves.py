@@ -267,7 +267,8 @@ def fit_mixture(X: np.ndarray, rng: np.random.Generator, *, max_components: int 
                 continue
             loglik, w, mu, chols = fit
             if score is None:
-                n_par = K * (d + d * (d + 1) / 2) + K - 1
+                k_fit = len(w)  # collapsed components were dropped
+                n_par = k_fit * (d + d * (d + 1) / 2) + k_fit - 1
                 crit = -2 * loglik + n_par * math.log(n)
             else:
                 crit = score(w, mu, chols)
@@ -308,8 +309,17 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     jitter = 1e-9 * np.eye(d)
     for _ in range(n_iter):
         Nk = R.sum(1)
-        if np.any(Nk < d + 1):
-            return None
+        small = Nk < d + 1
+        if small.any():  # drop collapsed components, give their points to the others
+            if small.all():
+                return None
+            R = R[~small]
+            tot = R.sum(0)
+            R = np.where(tot > 0, R / np.where(tot > 0, tot, 1.0), 1.0 / len(R))
+            K = len(R)
+            Nk = R.sum(1)
+            if np.any(Nk < d + 1):
+                return None
         w = Nk / n
         RT = R / Nk[:, None]
         mu = RT @ Z

@@ -366,6 +366,7 @@ class Driver:
         sizes = _SIZES if first else tuple(sorted({max(K // 2, 1), K, min(2 * K, _SIZES[-1])}))
         k = self.kernel
         if final and _FINAL_RESTARTS:
+            sizes = tuple(sorted(set(sizes) | {_SIZES[-1]}))
             w, mu, L = fit_mixture(pts, self.rng, sizes=sizes, restarts=_FINAL_RESTARTS,
                                    score=self._weight_spread(t))
         else:
