@@ -329,13 +329,14 @@ def bench_sampling(args):
                 ratio = fw[key] / fw["emcee"][: len(fw[key])]  # seed by seed, same load
                 speed_rows.append([label, f"{np.median(fw[key]):.1f}",
                                    f"{np.median(ratio):.2f}x",
-                                   f"{ratio.min():.2f}x .. {ratio.max():.2f}x"])
+                                   f"{ratio.min():.2f}x .. {ratio.max():.2f}x",
+                                   ", ".join(f"{r:.2f}" for r in ratio)])
     if speed_rows:
         print("## framework time per evaluation (banana; (wall - time inside the model) / "
               "evaluations; target <= 1.2x emcee vectorized; ratios of runs made one after the "
               "other, seed by seed)")
-        print_table(["sampler", "us/eval (median)", "ratio to emcee (median)", "range"],
-                    speed_rows)
+        print_table(["sampler", "us/eval (median)", "ratio to emcee (median)", "range",
+                     "ratio per seed"], speed_rows)
 
 
 def bench_da(args):

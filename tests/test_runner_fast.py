@@ -68,3 +68,16 @@ def test_fast_path_nonfinite_allowed():
     fast, general = _both(_model(nan_above=0.4), X, allow_nonfinite=True)
     _same(fast, general)
     assert fast.ok.all() and (fast.status == "nonfinite").sum() == 3
+
+
+def test_fast_path_rows_sharing_a_first_input():
+    # the fast path skips row hashing only when every first input differs; rows that share
+    # it (distinct or not, -0.0 equal to 0.0 as in the store's keys) take the exact check
+    X2 = np.array([[0.1, 0.2], [0.1, 0.3], [-0.0, 1.0], [0.0, 1.0], [0.7, 0.7]])
+    fast, general = _both(_model(), X2)
+    _same(fast, general)
+    assert fast.n_new == 4 and fast.n_cached == 1
+    np.testing.assert_array_equal(fast.Y[1], [0.4, 0.1 * 0.3])
+    fast, general = _both(_model(), X2[[0, 2, 4]])  # all first inputs distinct
+    _same(fast, general)
+    assert fast.n_new == 3 and fast.n_cached == 0
