@@ -17,6 +17,7 @@ from ._noise import NoiseModel
 from ._posterior import Posterior
 from ._problem import build_problem
 from ._sampler import Driver, Settings
+from ._surrogate import fit_prior_pce, refine_surrogate
 from ._target import LogPosterior
 
 __all__ = ["calibrate"]
@@ -49,7 +50,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
               target_ess: float | None = 1000, max_evaluations: int | None = None,
               surrogate: Any = None, rng: Any = None, runner: Any = None,
               surrogate_mode: str = "delayed_acceptance", initial: Any = None,
-              ) -> Posterior:
+              refine: bool | None = None, study: str | None = None) -> Posterior:
     """Bayesian calibration of a model's parameters against observed data.
 
     Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` by an
@@ -207,6 +208,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
                 "available in this installation. Pass a fitted surrogate model instead.")
     if n_steps is None and max_evaluations is None:
         max_evaluations = DEFAULT_MAX_EVALUATIONS
+    seeded = rng is not None
     rng = normalize_rng(rng)
     seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)
     X0 = _initial(initial, n_walkers, problem, rng)
@@ -220,29 +222,55 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     n_warmup = 200 if budget_steps == math.inf else int(np.clip(budget_steps // 4, 20, 2000))
     if n_steps is not None:
         n_warmup = min(n_warmup, max(n_steps - 1, 1))
+    if refine is None:
+        refine = surrogate is not None and surrogate_mode == "delayed_acceptance"
+    # the study is checked against the store before any model run (RELIABILITY A7)
+    store = getattr(runner, "store", None) if runner is not None else None
+    name, grown = None, False
+    if store is not None:
+        if seeded and hasattr(store, "check_study"):
+            study_id = "calibrate:" + (study if study is not None
+                                       else model_identity(model)["name"])
+            spec = _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine,
+                               seed_state, initial, n_steps, max_evaluations, target_ess)
+            old = store.check_study(study_id, spec, extendable=_EXTENDABLE)
+            grown = old is not None and any(old.get(f) != spec[f] for f in _EXTENDABLE)
+            name = study_id
+            n_warmup = _stored_warmup(store, name, n_warmup)
+        else:  # unseeded: a fresh chain every run (nothing to resume)
+            name = _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate,
+                                    surrogate_mode, refine, seed_state)
     mode = "plain"
     n_fit = 0
     surrogate_model = None
+    refinement = None
     if surrogate is not None:
         mode = surrogate_mode
+        # the surrogate's own stream: the same seed rebuilds the same surrogate on a resume
+        srng = np.random.default_rng(rng.integers(2**63))
         if isinstance(surrogate, str):
-            surrogate_model, n_fit = _fit_pce(model, problem, runner, rng)
+            surrogate_model, n_fit = fit_prior_pce(model, problem, runner, srng)
         else:
             surrogate_model = surrogate
+        if refine:
+            cap = None if max_evaluations is None else (max_evaluations - n_fit) // 2
+            refinement = refine_surrogate(problem, model, surrogate_model, runner, srng, X0,
+                                          max_evaluations=cap)
+            surrogate_model = refinement.surrogate
+            n_fit += refinement.n_evaluations
+            X0 = refinement.X_last
     settings = Settings(n_walkers=n_walkers, n_warmup=n_warmup, max_steps=n_steps,
                         max_evaluations=None if max_evaluations is None
                         else max_evaluations - n_fit,
                         target_ess=target_ess, mode=mode)
     full = LogPosterior(problem, model, runner)
     surr = LogPosterior(problem, surrogate_model, None) if surrogate_model is not None else None
-    store = getattr(runner, "store", None) if runner is not None else None
-    name = None
-    if store is not None:
-        name = _checkpoint_name(problem, model, settings, seed_state, surrogate_model)
     driver = Driver(settings, full, surr, rng, store=store, name=name)
-    if driver.resume() and driver.stop_reason:
+    resumed = driver.resume()
+    if resumed and driver.stop_reason and not grown:
         result = driver._result()
     else:
+        driver.stop_reason = ""
         if driver.resumed_at is None:
             driver.start(X0)
         result = driver.run()
@@ -256,23 +284,6 @@ def _has_pce() -> bool:
         return False
     import uqkit.pce as pce
     return hasattr(pce, "fit_pce")
-
-
-def _fit_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generator):
-    """Fit ``uqkit.fit_pce`` on prior samples of the model inputs (``surrogate="pce"``)."""
-    import inspect
-
-    from ..pce import fit_pce
-    d = len(model.inputs)
-    n = max(10 * (d + 1) ** 2, 100)
-    kwargs: dict[str, Any] = {"n": n, "rng": rng}
-    try:
-        if "runner" in inspect.signature(fit_pce).parameters and runner is not None:
-            kwargs["runner"] = runner
-    except (TypeError, ValueError):  # pragma: no cover
-        pass
-    pce = fit_pce(model, problem.parameters.subset(model.inputs), **kwargs)
-    return pce, int(getattr(pce, "n_model_evaluations", n))
 
 
 def _check_surrogate(surrogate: Any, model: Any, problem: Any) -> None:
@@ -312,10 +323,43 @@ def _initial(initial: Any, n_walkers: int, problem: Any, rng: np.random.Generato
     return arr
 
 
-def _checkpoint_name(problem, model, settings, seed_state, surrogate) -> str:
+_EXTENDABLE = ("n_steps", "max_evaluations", "target_ess")
+
+
+def _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine, seed_state,
+                initial, n_steps, max_evaluations, target_ess) -> dict[str, Any]:
+    """What a resumed calibration must share with the stored one (budgets may grow)."""
+    ps = problem.spec()
+    if surrogate is None or isinstance(surrogate, str):
+        surr = surrogate
+    else:
+        surr = model_identity(surrogate)["id"]
+    init = None if initial is None else hashlib.sha256(
+        np.ascontiguousarray(np.asarray(initial, dtype=float)).tobytes()).hexdigest()[:16]
+    ident = model_identity(model)
+    return {"model": ident["id"], "model_fingerprint": ident["fingerprint"],
+            "prior": ps["parameters"], "data": ps["data"], "observed_outputs": ps["columns"],
+            "noise": ps["noise"], "sigma": ps["sigma"], "n_walkers": n_walkers,
+            "surrogate": surr, "surrogate_mode": surrogate_mode if surr else None,
+            "refine": refine if surr else None, "seed": seed_state, "initial": init,
+            "n_steps": math.inf if n_steps is None else n_steps,
+            "max_evaluations": math.inf if max_evaluations is None else max_evaluations,
+            "target_ess": math.inf if target_ess is None else target_ess}
+
+
+def _stored_warmup(store, name: str, n_warmup: int) -> int:
+    """The warm-up length of the first run of a study (a grown budget keeps it)."""
+    got = store.load_checkpoint(name)
+    if got is not None and "n_warmup" in got[1]:
+        return int(got[1]["n_warmup"])
+    return n_warmup
+
+
+def _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate, surrogate_mode, refine,
+                     seed_state) -> str:
     spec = {"problem": problem.spec(), "model": model_identity(model)["id"],
-            "n_walkers": settings.n_walkers, "n_warmup": settings.n_warmup,
-            "mode": settings.mode, "seed": seed_state,
-            "surrogate": None if surrogate is None else model_identity(surrogate)["id"]}
+            "n_walkers": n_walkers, "n_warmup": n_warmup, "seed": seed_state,
+            "surrogate": surrogate if surrogate is None or isinstance(surrogate, str)
+            else model_identity(surrogate)["id"], "mode": surrogate_mode, "refine": refine}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
     return f"calibrate-{digest[:20]}"

@@ -40,6 +40,8 @@ _FIT_POINTS = 2000   # history points used to fit the independence mixture
 _ACC_TARGET = 0.234
 _MIN_PROB = 0.05
 _MAX_INDEPENDENCE = 0.5  # measured: higher caps under-explore the Rosenbrock tails
+_DA_MOVES = 20.0  # accepted surrogate moves per delayed-acceptance step (measured, FHN/ODE)
+_DA_MAX_L = 50
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,7 @@ class Driver:
             if self.s.subchain_length is None:
                 acc = np.concatenate(self.hacc[self.s.n_warmup // 2:])
                 rate = max(float(acc.mean()), 1e-3)
-                self.L = int(np.clip(math.ceil(2.0 / rate), 1, 25))
+                self.L = int(np.clip(math.ceil(_DA_MOVES / rate), 1, _DA_MAX_L))
             lp, ll, Y = self.full(self.X)   # the full model at the warmed-up walkers
             self.lp, self.ll = lp + ll, ll
             if Y is not None:
@@ -363,7 +365,7 @@ class Driver:
         arrays = {"X": self.X, "lp": self.lp, "ll": self.ll, "slp": self.slp, "Y": self.Y,
                   "stats": self.stats, **self.kernel.to_arrays()}
         arrays.update({f"partial_{k}": v for k, v in self._chunk(c0, t).items()})
-        meta = {"t": t, "n_eval": self.full.n_evaluations,
+        meta = {"t": t, "n_warmup": self.s.n_warmup, "n_eval": self.full.n_evaluations,
                 "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
                 "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
                 "next_check": self.next_check, "done": bool(done),

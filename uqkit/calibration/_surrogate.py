@@ -1,0 +1,307 @@
+"""Surrogates for delayed acceptance: a prior PCE and its refinement on the posterior region.
+
+A surrogate fitted over the whole prior is often poor where the posterior lives
+(FitzHugh-Nagumo: a prior-box PCE puts the posterior of ``b`` 3 sd away from the
+truth), so delayed acceptance then spends its full-model runs rejecting. Before
+sampling, :func:`refine_surrogate` makes the surrogate accurate where it
+matters, in rounds (the adaptive construction of Li & Marzouk 2014, with the
+local PCE correction in the spirit of Cui, Fox & O'Sullivan 2011):
+
+1. sample the current surrogate's posterior (no full-model runs);
+2. run the full model at ``n_walkers`` of those draws and ``n_walkers`` draws of a
+   Gaussian twice as wide (the tails the sub-chains visit);
+3. if the surrogate's log-likelihood error at the posterior draws varies by less
+   than ``tol`` (standard deviation; it is what delayed acceptance's second-stage
+   ratio sees), stop; otherwise fit a PCE of the error ``f - f*`` on every full-model
+   run inside a box of +-6 posterior sd around the draws, and use
+   ``f*(x) + delta(x)`` inside the box, ``f*(x)`` outside.
+
+The result is one fixed surrogate: sampling afterwards is exact delayed
+acceptance (Christen & Fox 2005) for it. The rounds use their own random stream
+and run through the runner, so a resumed calibration rebuilds the same surrogate
+from the store's cache without new model runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._sampler import Driver, Settings
+from ._target import LogPosterior
+
+__all__ = ["CorrectedSurrogate", "Refinement", "fit_prior_pce", "refine_surrogate"]
+
+BOX_SD = 4.0        # half-width of the correction box, in whitened posterior sd
+WIDE = 2.0          # spread of the tail design, in posterior sd
+TOL = 0.3           # target sd of the surrogate's log-likelihood error at posterior draws
+MAX_ROUNDS = 8
+_ROUND_WARMUP, _ROUND_STEPS = 60, 40
+
+
+class CorrectedSurrogate:
+    """``base(x) + delta(u)``, ``u = L^-1 (x - m)`` clipped to ``[-B, B]^d`` (a Model).
+
+    ``delta`` is a PCE fitted in the whitened coordinates ``u`` of the posterior
+    (mean ``m``, covariance ``L L^T``) on the box ``[-B, B]^d``; outside the box the
+    correction is that of the nearest box point (continuous, no polynomial
+    extrapolation).
+    """
+
+    vectorized = True
+
+    def __init__(self, base: Any, correction: Any, mean: np.ndarray, chol: np.ndarray,
+                 half_width: float) -> None:
+        self.base, self.correction = base, correction
+        self.mean, self.chol = np.asarray(mean, float), np.asarray(chol, float)
+        self.half_width = float(half_width)
+        self.inputs, self.outputs = tuple(base.inputs), tuple(base.outputs)
+        self.name = f"corrected({getattr(base, 'name', None) or type(base).__name__})"
+        h = hashlib.sha256(np.r_[self.mean, self.chol.ravel(), self.half_width].tobytes())
+        h.update(str(getattr(correction, "version", "")).encode())
+        h.update(str(getattr(base, "version", "")).encode())
+        self.version = h.hexdigest()[:16]
+
+    def whiten(self, X: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(self.chol, (np.asarray(X, float) - self.mean).T).T
+
+    def __call__(self, X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        Y = np.array(self.base(X), dtype=float).reshape(len(X), -1)
+        if len(X):
+            U = np.clip(self.whiten(X), -self.half_width, self.half_width)
+            Y += np.asarray(self.correction(U), float).reshape(len(X), -1)
+        return Y
+
+    def __repr__(self) -> str:
+        return f"CorrectedSurrogate({self.name}, +-{self.half_width:g} sd)"
+
+
+@dataclass
+class Refinement:
+    """What the refinement did (reported by :class:`Posterior`)."""
+
+    surrogate: Any
+    n_evaluations: int = 0          # full-model runs of the refinement
+    n_rounds: int = 0
+    errors: list[float] = field(default_factory=list)  # sd of the ll error per round
+    X_last: np.ndarray | None = None  # walkers at the end (on the final surrogate's posterior)
+    converged: bool = False
+
+
+def fit_prior_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generator,
+                  n: int | None = None):
+    """``uqkit.fit_pce`` on prior samples of the model inputs (the base of ``surrogate="pce"``)."""
+    from ..pce import fit_pce
+    d = len(model.inputs)
+    n = n if n is not None else max(5 * (d + 1) ** 2, 60)
+    pce = fit_pce(model, problem.parameters.subset(model.inputs), n=n, rng=rng, runner=runner)
+    return pce, int(getattr(pce, "n_evaluations", n))
+
+
+def _sample_surrogate(problem, full, surr_model, X0, rng):
+    """Draws from the surrogate posterior (no full-model runs): the driver in approximate mode."""
+    settings = Settings(n_walkers=len(X0), n_warmup=_ROUND_WARMUP,
+                        max_steps=_ROUND_WARMUP + _ROUND_STEPS, max_evaluations=None,
+                        target_ess=None, mode="approximate")
+    surr = LogPosterior(problem, surr_model, None)
+    drv = Driver(settings, full, surr, rng)
+    drv.start(X0)
+    res = drv.run()
+    kept = res.chain[res.n_warmup:]
+    ok = np.isfinite(res.log_posterior[res.n_warmup:])
+    return kept[ok], kept[-1], drv.surr.n_evaluations
+
+
+def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.random.Generator,
+                     X0: np.ndarray, *, max_evaluations: int | None = None, tol: float = TOL,
+                     max_rounds: int = MAX_ROUNDS) -> Refinement:
+    """Refine ``base`` on full-model runs near the posterior until its error is below ``tol``.
+
+    Parameters
+    ----------
+    problem : Problem
+    model, base : Model
+        The full model and the starting surrogate (same inputs and outputs).
+    runner : Runner or None
+        Evaluates the full model.
+    rng : Generator
+        The refinement's own stream.
+    X0 : ndarray, shape (n_walkers, d)
+        Starting walkers (problem space, noise levels included).
+    max_evaluations : int, optional
+        Stop before a round would exceed this many full-model runs.
+
+    Returns
+    -------
+    Refinement
+    """
+    full = LogPosterior(problem, model, runner)
+    W, d = X0.shape
+    mi = np.asarray(problem.model_index)
+    out = Refinement(surrogate=base)
+    budget = np.inf if max_evaluations is None else max_evaluations
+    # 1. the surrogate's posterior, and the best start for a full-model mode search
+    draws, X, _ = _sample_surrogate(problem, full, base, np.array(X0, float), rng)
+    cands = [draws[np.argmax(LogPosterior(problem, base, None)(draws)[:2][1]
+                             + problem.logprior(draws))]] if len(draws) else []
+    cands += list(_design_points(problem, base))
+    mode, cov = find_mode(problem, full, np.array(cands), budget=budget / 2)
+    current, frame = base, (mode, cov)
+    best, best_err = base, np.inf
+    train_X: list[np.ndarray] = []
+    train_R: list[np.ndarray] = []
+    for k in range(max_rounds):
+        if full.n_evaluations + 2 * W > budget:
+            break
+        mean, cov = frame
+        chol = _chol(cov)
+        Z = rng.standard_normal((2 * W, d))
+        Z[W:] *= WIDE
+        design = mean + Z @ chol.T
+        design = _reflect(problem, design)
+        _, ll, Y = full(design)
+        sl = LogPosterior(problem, current, None)(design[:W])[1]
+        err = ll[:W] - sl
+        fin = np.isfinite(err)
+        e = float(np.std(err[fin])) if fin.sum() > 2 else np.inf
+        out.errors.append(e)
+        out.n_rounds = k + 1
+        if e < best_err:
+            best, best_err = current, e
+        if Y is not None:
+            good = np.all(np.isfinite(Y), axis=1)
+            Xm = problem.model_inputs(design[good])
+            train_X.append(Xm)
+            train_R.append(Y[good] - np.asarray(base(Xm), float).reshape(good.sum(), -1))
+        if e < tol:
+            out.converged = True
+            break
+        m_in, c_in = mean[mi], cov[np.ix_(mi, mi)]
+        L_in = _chol(c_in)
+        TX, TR = np.concatenate(train_X), np.concatenate(train_R)
+        U = np.linalg.solve(L_in, (TX - m_in).T).T
+        inside = np.all(np.abs(U) <= BOX_SD, axis=1)
+        corr = _fit_correction(U[inside], TR[inside], BOX_SD)
+        if corr is not None:
+            current = CorrectedSurrogate(base, corr, m_in, L_in, BOX_SD)
+        start = mean + rng.standard_normal((W, d)) @ chol.T
+        draws, X, _ = _sample_surrogate(problem, full, current, _reflect(problem, start), rng)
+        if len(draws) > 2 * d:
+            frame = (draws.mean(0), np.cov(draws.T).reshape(d, d))
+    out.n_evaluations = full.n_evaluations
+    out.surrogate = best
+    if best is not current:  # walkers on the kept surrogate's posterior
+        X = _sample_surrogate(problem, full, best, X, rng)[1]
+    out.X_last = X
+    return out
+
+
+def _chol(cov: np.ndarray) -> np.ndarray:
+    cov = np.atleast_2d(cov)
+    jitter = 1e-12 * np.maximum(np.diag(cov), 1e-300)
+    for _ in range(8):
+        try:
+            return np.linalg.cholesky(cov + np.diag(jitter))
+        except np.linalg.LinAlgError:
+            jitter = jitter * 100 + 1e-10 * np.abs(np.diag(cov)).max()
+    return np.diag(np.sqrt(np.abs(np.diag(cov)) + 1e-300))
+
+
+def _reflect(problem: Any, X: np.ndarray) -> np.ndarray:
+    """Fold points back into the prior's box (a design stays inside the support)."""
+    b = problem.parameters.bounds
+    lo, hi = b[:, 0], b[:, 1]
+    X = np.where(np.isfinite(lo), np.maximum(X, lo + 1e-12 * np.abs(lo) + 1e-300), X)
+    return np.where(np.isfinite(hi), np.minimum(X, hi - 1e-12 * np.abs(hi) - 1e-300), X)
+
+
+def _design_points(problem: Any, base: Any) -> np.ndarray:
+    """The best few points of a fitted PCE's own design, by their full-model log-likelihood."""
+    X, Y = getattr(base, "X", None), getattr(base, "Y", None)
+    if X is None or Y is None or problem.sigma_index is not None:
+        return np.empty((0, problem.dim))
+    X, Y = np.asarray(X, float), np.asarray(Y, float)
+    if X.shape[1] != problem.dim or Y.shape[1] != len(base.outputs):
+        return np.empty((0, problem.dim))
+    ll = problem.loglike(X, Y) + problem.logprior(X)
+    return X[np.argsort(-np.nan_to_num(ll, nan=-np.inf))[:3]]
+
+
+def find_mode(problem: Any, full: LogPosterior, starts: np.ndarray, *, budget: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mode by L-BFGS-B (batched forward differences) and its Laplace covariance.
+
+    The coordinates are scaled to the prior box (or the prior's mean and sd when
+    unbounded); the covariance is the inverse of a central-difference Hessian,
+    or the quasi-Newton one when that is not positive definite.
+    """
+    from scipy.optimize import minimize
+    d = problem.dim
+    b = problem.parameters.bounds
+    finite = np.all(np.isfinite(b), axis=1)
+    shift = np.where(finite, b[:, 0], problem.parameters.mean)
+    scale = np.where(finite, b[:, 1] - b[:, 0], problem.parameters.std)
+    shift, scale = np.nan_to_num(shift), np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    bounds = [(0.0, 1.0) if f else (None, None) for f in finite]
+
+    def to_x(Z):
+        return shift + scale * Z
+
+    def neg(Z):
+        lp, ll, _ = full(_reflect(problem, to_x(np.atleast_2d(Z))))
+        return -np.nan_to_num(lp + ll, nan=np.inf, neginf=1e300, posinf=1e300)
+
+    f0 = neg((starts - shift) / scale)
+    z0 = (starts[int(np.argmin(f0))] - shift) / scale
+    h = 1e-6
+
+    def fg(z):
+        f = neg(np.vstack([z, z + h * np.eye(d)]))
+        return f[0], (f[1:] - f[0]) / h
+
+    res = minimize(fg, z0, jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"maxfun": int(min(max(budget / (d + 1), 10), 100 * d)),
+                            "maxiter": 200})
+    z = np.asarray(res.x, float)
+    # central-difference Hessian (one batch)
+    hs = 1e-3 * np.ones(d)
+    E = np.eye(d) * hs
+    pts = [z]
+    for i in range(d):
+        pts += [z + E[i], z - E[i]]
+        for j in range(i + 1, d):
+            pts += [z + E[i] + E[j], z + E[i] - E[j], z - E[i] + E[j], z - E[i] - E[j]]
+    f = neg(np.array(pts))
+    H = np.zeros((d, d))
+    k = 1
+    for i in range(d):
+        H[i, i] = (f[k] - 2 * f[0] + f[k + 1]) / hs[i] ** 2
+        k += 2
+        for j in range(i + 1, d):
+            H[i, j] = H[j, i] = (f[k] - f[k + 1] - f[k + 2] + f[k + 3]) / (4 * hs[i] * hs[j])
+            k += 4
+    try:
+        np.linalg.cholesky(H)
+        cov_z = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        cov_z = np.asarray(res.hess_inv.todense()) if hasattr(res, "hess_inv") else np.eye(d)
+    return to_x(z), cov_z * np.outer(scale, scale)
+
+
+def _fit_correction(U, R, half_width):
+    """Sparse PCE (LARS, degree by corrected LOO) of the residuals on ``[-B, B]^d``."""
+    from ..distributions import Uniform
+    from ..parameters import Parameters
+    from ..pce import fit_pce
+    d = U.shape[1]
+    if len(U) < 2 * (d + 1):
+        return None
+    space = Parameters({f"u{j}": Uniform(-half_width, half_width) for j in range(d)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_pce(parameters=space, X=U, Y=R, degree="auto")
