@@ -17,7 +17,7 @@ from ._noise import NoiseModel
 from ._posterior import Posterior
 from ._problem import build_problem
 from ._sampler import Driver, Settings
-from ._surrogate import fit_prior_pce, refine_surrogate
+from ._surrogate import DA_BETA, TemperedLogPosterior, fit_prior_pce, refine_surrogate
 from ._target import LogPosterior
 
 __all__ = ["calibrate"]
@@ -264,7 +264,10 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
                         else max_evaluations - n_fit,
                         target_ess=target_ess, mode=mode)
     full = LogPosterior(problem, model, runner)
-    surr = LogPosterior(problem, surrogate_model, None) if surrogate_model is not None else None
+    surr = None
+    if surrogate_model is not None:
+        surr = (TemperedLogPosterior(problem, surrogate_model, DA_BETA) if mode ==
+                "delayed_acceptance" else LogPosterior(problem, surrogate_model, None))
     driver = Driver(settings, full, surr, rng, store=store, name=name)
     resumed = driver.resume()
     if resumed and driver.stop_reason and not grown:

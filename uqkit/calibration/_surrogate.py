@@ -34,35 +34,39 @@ import numpy as np
 from ._sampler import Driver, Settings
 from ._target import LogPosterior
 
-__all__ = ["CorrectedSurrogate", "Refinement", "fit_prior_pce", "refine_surrogate"]
+__all__ = ["DA_BETA", "CorrectedSurrogate", "Refinement", "TemperedLogPosterior",
+           "fit_prior_pce", "refine_surrogate"]
 
-BOX_SD = 4.0        # half-width of the correction box, in whitened posterior sd
+BOX_SD = 6.0        # half-width of the correction box, in whitened posterior sd
 WIDE = 2.0          # spread of the tail design, in posterior sd
-TOL = 0.3           # target sd of the surrogate's log-likelihood error at posterior draws
+TOL = 0.15          # target sd of the surrogate's log-likelihood error at posterior draws
 MAX_ROUNDS = 8
+DA_BETA = 0.85      # tempering of the screening surrogate (robust tails; measured)
+MAX_DEGREE, POINTS_PER_TERM, FIT_METHOD = 6, 2.0, "ols"
+MAX_SHIFT = 0.25    # the surrogate's posterior may move this much (sd) in the last round
 _ROUND_WARMUP, _ROUND_STEPS = 60, 40
 
 
 class CorrectedSurrogate:
-    """``base(x) + delta(u)``, ``u = L^-1 (x - m)`` clipped to ``[-B, B]^d`` (a Model).
+    """A local PCE on the posterior region, continued by the base surrogate outside it.
 
-    ``delta`` is a PCE fitted in the whitened coordinates ``u`` of the posterior
-    (mean ``m``, covariance ``L L^T``) on the box ``[-B, B]^d``; outside the box the
-    correction is that of the nearest box point (continuous, no polynomial
-    extrapolation).
+    ``local`` is fitted in the whitened coordinates ``u = L^-1 (x - m)`` of the
+    posterior (mean ``m``, covariance ``L L^T``) on the box ``[-B, B]^d``. Inside the
+    box the surrogate is ``local(u)``; outside, ``local(u_c) + base(x) - base(x_c)``
+    with ``u_c`` the nearest box point (continuous; no polynomial extrapolation).
     """
 
     vectorized = True
 
-    def __init__(self, base: Any, correction: Any, mean: np.ndarray, chol: np.ndarray,
+    def __init__(self, base: Any, local: Any, mean: np.ndarray, chol: np.ndarray,
                  half_width: float) -> None:
-        self.base, self.correction = base, correction
+        self.base, self.local = base, local
         self.mean, self.chol = np.asarray(mean, float), np.asarray(chol, float)
         self.half_width = float(half_width)
         self.inputs, self.outputs = tuple(base.inputs), tuple(base.outputs)
-        self.name = f"corrected({getattr(base, 'name', None) or type(base).__name__})"
+        self.name = f"local_pce({getattr(base, 'name', None) or type(base).__name__})"
         h = hashlib.sha256(np.r_[self.mean, self.chol.ravel(), self.half_width].tobytes())
-        h.update(str(getattr(correction, "version", "")).encode())
+        h.update(str(getattr(local, "version", "")).encode())
         h.update(str(getattr(base, "version", "")).encode())
         self.version = h.hexdigest()[:16]
 
@@ -71,10 +75,17 @@ class CorrectedSurrogate:
 
     def __call__(self, X: Any) -> np.ndarray:
         X = np.asarray(X, dtype=float)
-        Y = np.array(self.base(X), dtype=float).reshape(len(X), -1)
-        if len(X):
-            U = np.clip(self.whiten(X), -self.half_width, self.half_width)
-            Y += np.asarray(self.correction(U), float).reshape(len(X), -1)
+        if not len(X):
+            return np.empty((0, len(self.outputs)))
+        U = self.whiten(X)
+        Uc = np.clip(U, -self.half_width, self.half_width)
+        Y = np.array(self.local(Uc), dtype=float).reshape(len(X), -1)
+        out = np.any(U != Uc, axis=1)
+        if out.any():
+            Xc = self.mean + Uc[out] @ self.chol.T
+            both = np.asarray(self.base(np.concatenate([X[out], Xc])), float)
+            k = int(out.sum())
+            Y[out] += both[:k].reshape(k, -1) - both[k:].reshape(k, -1)
         return Y
 
     def __repr__(self) -> str:
@@ -98,7 +109,7 @@ def fit_prior_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generato
     """``uqkit.fit_pce`` on prior samples of the model inputs (the base of ``surrogate="pce"``)."""
     from ..pce import fit_pce
     d = len(model.inputs)
-    n = n if n is not None else max(5 * (d + 1) ** 2, 60)
+    n = n if n is not None else max(3 * (d + 1) ** 2, 40)
     pce = fit_pce(model, problem.parameters.subset(model.inputs), n=n, rng=rng, runner=runner)
     return pce, int(getattr(pce, "n_evaluations", n))
 
@@ -153,6 +164,7 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
     mode, cov = find_mode(problem, full, np.array(cands), budget=budget / 2)
     current, frame = base, (mode, cov)
     best, best_err = base, np.inf
+    post_draws, shift = None, np.inf
     train_X: list[np.ndarray] = []
     train_R: list[np.ndarray] = []
     for k in range(max_rounds):
@@ -163,10 +175,18 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
         Z = rng.standard_normal((2 * W, d))
         Z[W:] *= WIDE
         design = mean + Z @ chol.T
+        if post_draws is not None:  # the error that matters: at the surrogate's posterior
+            design[:W] = post_draws[rng.choice(len(post_draws), size=W, replace=False)]
         design = _reflect(problem, design)
-        _, ll, Y = full(design)
-        sl = LogPosterior(problem, current, None)(design[:W])[1]
-        err = ll[:W] - sl
+        lp, ll, Y = full(design)
+        slp, sl, _ = LogPosterior(problem, current, None)(design)
+        err = (lp + ll) - (slp + sl)
+        # the error at the surrogate's posterior draws, and at the wide points that lie in
+        # the full posterior's bulk (where the surrogate may be too pessimistic to go)
+        lpf = np.where(np.isfinite(lp + ll), lp + ll, -np.inf)
+        bulk = lpf >= np.max(lpf) - 0.5 * _chi2_999(d)
+        use = np.r_[np.ones(W, bool), bulk[W:]]
+        err = err[use]
         fin = np.isfinite(err)
         e = float(np.std(err[fin])) if fin.sum() > 2 else np.inf
         out.errors.append(e)
@@ -177,8 +197,8 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
             good = np.all(np.isfinite(Y), axis=1)
             Xm = problem.model_inputs(design[good])
             train_X.append(Xm)
-            train_R.append(Y[good] - np.asarray(base(Xm), float).reshape(good.sum(), -1))
-        if e < tol:
+            train_R.append(Y[good])
+        if e < tol and shift < MAX_SHIFT:
             out.converged = True
             break
         m_in, c_in = mean[mi], cov[np.ix_(mi, mi)]
@@ -191,14 +211,29 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
             current = CorrectedSurrogate(base, corr, m_in, L_in, BOX_SD)
         start = mean + rng.standard_normal((W, d)) @ chol.T
         draws, X, _ = _sample_surrogate(problem, full, current, _reflect(problem, start), rng)
-        if len(draws) > 2 * d:
-            frame = (draws.mean(0), np.cov(draws.T).reshape(d, d))
+        if len(draws) > 2 * W:
+            new = (draws.mean(0), np.cov(draws.T).reshape(d, d))
+            shift = _frame_shift(frame, new)
+            frame, post_draws = new, draws
     out.n_evaluations = full.n_evaluations
     out.surrogate = best
     if best is not current:  # walkers on the kept surrogate's posterior
         X = _sample_surrogate(problem, full, best, X, rng)[1]
     out.X_last = X
     return out
+
+
+def _chi2_999(d: int) -> float:
+    from scipy.stats import chi2
+    return float(chi2.ppf(0.999, d))
+
+
+def _frame_shift(old, new) -> float:
+    """How far a posterior approximation moved: mean shift and log sd ratio, in old sd."""
+    sd_old = np.sqrt(np.maximum(np.diag(old[1]), 1e-300))
+    sd_new = np.sqrt(np.maximum(np.diag(new[1]), 1e-300))
+    return float(max(np.max(np.abs(new[0] - old[0]) / sd_old),
+                     np.max(np.abs(np.log(sd_new / sd_old)))))
 
 
 def _chol(cov: np.ndarray) -> np.ndarray:
@@ -266,7 +301,7 @@ def find_mode(problem: Any, full: LogPosterior, starts: np.ndarray, *, budget: f
 
     res = minimize(fg, z0, jac=True, method="L-BFGS-B", bounds=bounds,
                    options={"maxfun": int(min(max(budget / (d + 1), 10), 100 * d)),
-                            "maxiter": 200})
+                            "maxiter": 200, "ftol": 1e-6})
     z = np.asarray(res.x, float)
     # central-difference Hessian (one batch)
     hs = 1e-3 * np.ones(d)
@@ -294,14 +329,36 @@ def find_mode(problem: Any, full: LogPosterior, starts: np.ndarray, *, budget: f
 
 
 def _fit_correction(U, R, half_width):
-    """Sparse PCE (LARS, degree by corrected LOO) of the residuals on ``[-B, B]^d``."""
+    """Sparse PCE (LARS, degree by corrected LOO) of the outputs on ``[-B, B]^d``."""
     from ..distributions import Uniform
     from ..parameters import Parameters
     from ..pce import fit_pce
     d = U.shape[1]
     if len(U) < 2 * (d + 1):
         return None
+    from ..pce._truncation import count_multi_indices
+    degree = 1  # the largest total degree with >= POINTS_PER_TERM points per candidate term
+    while degree < MAX_DEGREE and (count_multi_indices(d, degree + 1, 1.0, None)
+                                   * POINTS_PER_TERM <= len(U)):
+        degree += 1
     space = Parameters({f"u{j}": Uniform(-half_width, half_width) for j in range(d)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_pce(parameters=space, X=U, Y=R, degree="auto")
+        return fit_pce(parameters=space, X=U, Y=R, degree=degree, method=FIT_METHOD)
+
+
+class TemperedLogPosterior(LogPosterior):
+    """The surrogate's log-posterior with its log-likelihood scaled by ``beta <= 1``.
+
+    A slightly flatter screening density keeps delayed acceptance robust when the
+    surrogate's posterior is a little too narrow (the sub-chains still reach the
+    full posterior's tails); any fixed surrogate density keeps the chain exact.
+    """
+
+    def __init__(self, problem: Any, model: Any, beta: float) -> None:
+        super().__init__(problem, model, None)
+        self.beta = float(beta)
+
+    def __call__(self, X: np.ndarray):
+        lp, ll, Y = super().__call__(X)
+        return lp, self.beta * ll, Y
