@@ -277,8 +277,15 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         if driver.resumed_at is None:
             driver.start(X0)
         result = driver.run()
+    info = {}
+    if surrogate_model is not None:
+        info = {"n_fit_evaluations": n_fit, "refined": False, "n_rounds": 0, "errors": []}
+        if refinement is not None:
+            info.update(refined=refinement.converged, n_rounds=refinement.n_rounds,
+                        errors=[float(e) for e in refinement.errors])
     return Posterior._from_run(problem, result, settings, runner=runner,
-                               surrogate=surrogate_model, n_fit_evaluations=n_fit, rng=rng)
+                               surrogate=surrogate_model, n_fit_evaluations=n_fit, rng=rng,
+                               surrogate_info=info)
 
 
 def _has_pce() -> bool:
@@ -343,8 +350,9 @@ def _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine, se
     return {"model": ident["id"], "model_fingerprint": ident["fingerprint"],
             "prior": ps["parameters"], "data": ps["data"], "observed_outputs": ps["columns"],
             "noise": ps["noise"], "sigma": ps["sigma"], "n_walkers": n_walkers,
-            "surrogate": surr, "surrogate_mode": surrogate_mode if surr else None,
-            "refine": refine if surr else None, "seed": seed_state, "initial": init,
+            "surrogate": None if surr is None else {"surrogate": surr, "mode": surrogate_mode,
+                                                     "refine": bool(refine)},
+            "seed": seed_state, "initial": init,
             "n_steps": math.inf if n_steps is None else n_steps,
             "max_evaluations": math.inf if max_evaluations is None else max_evaluations,
             "target_ess": math.inf if target_ess is None else target_ess}

@@ -50,6 +50,11 @@ class Posterior:
         Post-warm-up acceptance rate.
     move_probabilities : dict
         Probabilities of the sampler's moves chosen during warm-up.
+    surrogate_info : dict
+        With a surrogate: ``n_fit_evaluations`` (full-model runs of the PCE fit and
+        its refinement, included in ``n_model_evaluations``), ``n_rounds`` and
+        ``errors`` (sd of the surrogate's log-posterior error per refinement round)
+        and ``refined`` (its error reached the tolerance).
     """
 
     samples: pd.DataFrame
@@ -72,6 +77,7 @@ class Posterior:
     move_probabilities: dict[str, float]
     subchain_length: int
     resumed_at: int | None
+    surrogate_info: dict[str, Any] = field(default_factory=dict)
     _problem: Any = field(default=None, repr=False)
     _runner: Any = field(default=None, repr=False)
     _predictive: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -80,7 +86,7 @@ class Posterior:
     # ------------------------------------------------------------------ build
     @classmethod
     def _from_run(cls, problem, result, settings, *, runner, surrogate, n_fit_evaluations,
-                  rng) -> Posterior:
+                  rng, surrogate_info=None) -> Posterior:
         names = problem.names
         nw = result.n_warmup
         chain = np.ascontiguousarray(np.moveaxis(result.chain[nw:], 0, 1))  # (W, n, d)
@@ -107,7 +113,7 @@ class Posterior:
             acceptance_rate=float(acc.mean()) if acc.size else float("nan"),
             move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
-            _problem=problem, _runner=runner)
+            surrogate_info=dict(surrogate_info or {}), _problem=problem, _runner=runner)
         post._predictive.update(_predictive_draws(problem, result, runner))
         return post
 
