@@ -45,7 +45,7 @@ class _Counting:
 
     def __init__(self):
         self.inputs, self.outputs = ("a", "b"), tuple(f"y[{i}]" for i in range(5))
-        self.name, self.vectorized, self.calls = "line", True, 0
+        self.name, self.version, self.vectorized, self.calls = "line", "1", True, 0
 
     def __call__(self, X):
         self.calls += 1
@@ -70,8 +70,8 @@ def test_a_changed_study_is_refused_naming_the_field(store, change, field):
 
 def test_refused_before_any_model_run(store):
     model = _Counting()
-    with pytest.raises(uqkit.StudyMismatchError, match="model"):
-        _run(store, model=model)
+    with pytest.raises(uqkit.StudyMismatchError, match="data"):
+        _run(store, model=model, data=DATA + 0.1)
     assert model.calls == 0
 
 
@@ -101,3 +101,15 @@ def test_unseeded_runs_are_not_checked(tmp_path):
     _run(path, rng=None)
     post = _run(path, rng=None, data=DATA + 0.1)
     assert post.resumed_at is None
+
+
+def test_delayed_acceptance_resumes_with_the_same_refined_surrogate(tmp_path):
+    path = tmp_path / "da.db"
+    first = _run(path, surrogate="pce", n_steps=30)
+    model = _Counting()
+    again = _run(path, model=model, surrogate="pce", n_steps=30)
+    # the PCE fit and its refinement are rebuilt from the store's cache: no model call
+    assert model.calls == 0 and again.resumed_at == 30
+    np.testing.assert_array_equal(again.chain, first.chain)
+    assert again.n_model_evaluations == first.n_model_evaluations
+    assert again.surrogate_info == first.surrogate_info

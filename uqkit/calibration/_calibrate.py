@@ -87,9 +87,10 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         Budget of full-model evaluations. When neither ``n_steps`` nor
         ``max_evaluations`` is given, the budget is 1,000,000 evaluations.
     surrogate : Model or "pce", optional
-        A fitted surrogate of ``model`` (same inputs; the observed outputs),
-        or ``"pce"`` to fit :func:`uqkit.fit_pce` on prior samples. Used by
-        exact delayed acceptance by default.
+        A fitted surrogate of ``model`` (same inputs and outputs), or ``"pce"``
+        to fit :func:`uqkit.fit_pce` on a small prior design. Used by exact
+        delayed acceptance by default, after a refinement on full-model runs
+        near the posterior (``refine``).
     rng : None, int or numpy.random.Generator
         Seed; the same seed gives the same posterior, also after a resume.
     runner : Runner, optional
@@ -104,6 +105,18 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     initial : array, optional
         Starting points of the walkers, shape ``(n_walkers, d)`` or ``(d,)``
         (then a small ball around it). Default: draws from the prior.
+    refine : bool, optional
+        Refine the surrogate before sampling (default: True for delayed
+        acceptance, False for the approximate mode): a full-model mode search
+        and a few rounds of local PCE fits on full-model runs at the surrogate's
+        posterior (see Notes). ``False`` screens with the surrogate as given.
+    study : str, optional
+        Name of the calibration in the runner's store (default: the model's
+        name). A rerun with the same name resumes it; a changed study (data,
+        noise, prior, model, walkers, surrogate, seed, a smaller budget) is
+        refused with :class:`uqkit.StudyMismatchError` naming the field.
+        ``n_steps``, ``max_evaluations`` and ``target_ess`` may grow: the run
+        continues the stored chain.
 
     Returns
     -------
@@ -114,6 +127,9 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     InvalidParameterError
         For invalid arguments or data that do not match the model's outputs,
         before any model run.
+    StudyMismatchError
+        When the runner's store holds a different calibration under the same
+        study name (before any model run).
 
     Notes
     -----
@@ -147,11 +163,34 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     of surrogate steps (Liu 2001, surrogate transition) whose end point the full
     model accepts with probability ``min(1, pi(y) pi*(x) / (pi(x) pi*(y)))``:
     the chain targets the full model's posterior whatever the surrogate's error,
-    and saves evaluations in proportion to the surrogate's accuracy.
+    and saves evaluations in proportion to the surrogate's accuracy. The
+    screening density ``pi*`` is the surrogate posterior with its
+    log-likelihood scaled by 0.85 (slightly wider, so the sub-chains reach the
+    full posterior's tails); the sub-chain length follows the surrogate's error
+    at the walkers at the end of warm-up.
 
-    Checkpoints are named by a hash of the problem, the model identity, the
-    number of walkers, the warm-up length and the initial RNG state: resume with
-    the same arguments.
+    A surrogate fitted over the whole prior is often poor where the posterior
+    lives, so by default (``refine``) it is first refined, before any sampling
+    (Li & Marzouk 2014; local approximations, Conrad et al. 2016): the full
+    model's posterior mode is found by L-BFGS-B from the surrogate's best
+    point, with its Laplace covariance; then, in rounds, the full model runs at
+    draws of the current surrogate's posterior and of a Gaussian twice as wide,
+    and a PCE (least squares, degree capped by the number of runs) is fitted on
+    all runs in the whitened coordinates of the current posterior
+    approximation, within +-6 sd (the base surrogate continues it outside).
+    Rounds stop once the log-posterior error's sd, at the surrogate's
+    posterior draws and at the wide points in the full posterior's bulk, is
+    below 0.15 and the approximation moved by less than 0.25 sd. These runs are
+    counted in ``n_model_evaluations`` (``surrogate_info`` itemises them). The
+    surrogate is fixed before the chain starts, so every draw comes from exact
+    delayed acceptance for one fixed surrogate; no adaptation happens during
+    sampling.
+
+    With a store, the calibration is recorded as the study ``study`` (default
+    the model's name) and checkpointed every step; rerunning the same call
+    resumes it bitwise (the refinement runs again from the same seed and hits
+    the store's cache). A calibration without ``rng`` cannot be resumed and is
+    not checked.
 
     References
     ----------
@@ -163,6 +202,14 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     approximation. J. Comput. Graph. Stat. 14(4), 795-810.
     Liu, J. S. (2001). Monte Carlo Strategies in Scientific Computing, Sec. 9.4.3
     (surrogate transition method). Springer.
+    Li, J. and Marzouk, Y. M. (2014). Adaptive construction of surrogates for the
+    Bayesian solution of inverse problems. SIAM J. Sci. Comput. 36(3), A1163-A1186.
+    Conrad, P. R., Marzouk, Y. M., Pillai, N. S. and Smith, A. (2016). Accelerating
+    asymptotically exact MCMC for computationally intensive models via local
+    approximations. J. Am. Stat. Assoc. 111(516), 1591-1607.
+    Cui, T., Fox, C. and O'Sullivan, M. J. (2011). Bayesian calibration of a
+    large-scale geothermal reservoir model by a new adaptive delayed acceptance
+    Metropolis Hastings algorithm. Water Resour. Res. 47, W10521.
     Roberts, G. O. and Rosenthal, J. S. (2009). Examples of adaptive MCMC.
     J. Comput. Graph. Stat. 18(2), 349-367.
     Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. and Buerkner, P.-C. (2021).
@@ -347,7 +394,9 @@ def _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine, se
     init = None if initial is None else hashlib.sha256(
         np.ascontiguousarray(np.asarray(initial, dtype=float)).tobytes()).hexdigest()[:16]
     ident = model_identity(model)
-    return {"model": ident["id"], "model_fingerprint": ident["fingerprint"],
+    # the model by its cache identity (name, version, inputs, outputs), as the runner's
+    # cache: a changed implementation under the same version only warns there
+    return {"model": ident["id"],
             "prior": ps["parameters"], "data": ps["data"], "observed_outputs": ps["columns"],
             "noise": ps["noise"], "sigma": ps["sigma"], "n_walkers": n_walkers,
             "surrogate": None if surr is None else {"surrogate": surr, "mode": surrogate_mode,

@@ -15,7 +15,10 @@ Modes
     ``min(1, pi(y) pi*(x) / (pi(x) pi*(y)))``. The sub-chain kernel is
     reversible with respect to the surrogate posterior ``pi*``, so the
     chain targets the full posterior exactly (Christen & Fox 2005; Liu 2001,
-    surrogate transition method).
+    surrogate transition method). The surrogate is fixed for the whole run
+    (any refinement happens before, in :mod:`._surrogate`); ``L`` is set once,
+    at the end of warm-up, from the warm-up acceptance rate and the surrogate's
+    error at the walkers.
 ``"approximate"``
     The surrogate posterior alone (no full-model runs while sampling).
 """

@@ -1,25 +1,27 @@
-"""Surrogates for delayed acceptance: a prior PCE and its refinement on the posterior region.
+"""Surrogates for delayed acceptance: a prior PCE and its refinement near the posterior.
 
 A surrogate fitted over the whole prior is often poor where the posterior lives
 (FitzHugh-Nagumo: a prior-box PCE puts the posterior of ``b`` 3 sd away from the
 truth), so delayed acceptance then spends its full-model runs rejecting. Before
 sampling, :func:`refine_surrogate` makes the surrogate accurate where it
-matters, in rounds (the adaptive construction of Li & Marzouk 2014, with the
-local PCE correction in the spirit of Cui, Fox & O'Sullivan 2011):
+matters (adaptive construction of Li & Marzouk 2014; local approximations of
+Conrad et al. 2016):
 
-1. sample the current surrogate's posterior (no full-model runs);
-2. run the full model at ``n_walkers`` of those draws and ``n_walkers`` draws of a
-   Gaussian twice as wide (the tails the sub-chains visit);
-3. if the surrogate's log-likelihood error at the posterior draws varies by less
-   than ``tol`` (standard deviation; it is what delayed acceptance's second-stage
-   ratio sees), stop; otherwise fit a PCE of the error ``f - f*`` on every full-model
-   run inside a box of +-6 posterior sd around the draws, and use
-   ``f*(x) + delta(x)`` inside the box, ``f*(x)`` outside.
+1. find the full posterior's mode (L-BFGS-B with batched forward differences,
+   started at the surrogate's best point) and its Laplace covariance;
+2. in rounds: run the full model at ``n_walkers`` draws of the current
+   surrogate's posterior (the Laplace Gaussian in the first round) and
+   ``n_walkers`` draws of a Gaussian twice as wide; measure the surrogate's
+   log-posterior error there (posterior draws, and wide points inside the full
+   posterior's bulk); stop when its sd is below ``tol`` and the surrogate's
+   posterior moved less than ``MAX_SHIFT`` sd; else fit a PCE on every full-model
+   run in the whitened coordinates of the current posterior approximation
+   (:class:`CorrectedSurrogate`) and sample its posterior.
 
 The result is one fixed surrogate: sampling afterwards is exact delayed
-acceptance (Christen & Fox 2005) for it. The rounds use their own random stream
-and run through the runner, so a resumed calibration rebuilds the same surrogate
-from the store's cache without new model runs.
+acceptance (Christen & Fox 2005) for it; no adaptation happens while sampling.
+The rounds use their own random stream and run through the runner, so a
+resumed calibration rebuilds the same surrogate from the store's cache.
 """
 
 from __future__ import annotations
@@ -251,8 +253,11 @@ def _reflect(problem: Any, X: np.ndarray) -> np.ndarray:
     """Fold points back into the prior's box (a design stays inside the support)."""
     b = problem.parameters.bounds
     lo, hi = b[:, 0], b[:, 1]
-    X = np.where(np.isfinite(lo), np.maximum(X, lo + 1e-12 * np.abs(lo) + 1e-300), X)
-    return np.where(np.isfinite(hi), np.minimum(X, hi - 1e-12 * np.abs(hi) - 1e-300), X)
+    fl, fh = np.isfinite(lo), np.isfinite(hi)
+    lo0, hi0 = np.where(fl, lo, 0.0), np.where(fh, hi, 0.0)
+    lo = np.where(fl, lo0 + 1e-12 * np.abs(lo0) + 1e-300, -np.inf)
+    hi = np.where(fh, hi0 - 1e-12 * np.abs(hi0) - 1e-300, np.inf)
+    return np.clip(X, lo, hi)
 
 
 def _design_points(problem: Any, base: Any) -> np.ndarray:
