@@ -9,9 +9,9 @@ Conrad et al. 2016):
 
 1. find the full posterior's mode (L-BFGS-B with batched forward differences,
    started at the surrogate's best point) and its Laplace covariance;
-2. in rounds: run the full model at ``n_walkers`` draws of the current
-   surrogate's posterior (the Laplace Gaussian in the first round) and
-   ``n_walkers`` draws of a Gaussian twice as wide; measure the surrogate's
+2. in rounds: run the full model at 16 draws of the current surrogate's
+   posterior (the Laplace Gaussian in the first round) and 16 draws of a
+   Gaussian twice as wide; measure the surrogate's
    log-posterior error there (posterior draws, and wide points inside the full
    posterior's bulk); stop when its sd is below ``tol`` and the surrogate's
    posterior moved less than ``MAX_SHIFT`` sd; else fit a PCE on every full-model
@@ -43,6 +43,7 @@ BOX_SD = 6.0        # half-width of the correction box, in whitened posterior sd
 WIDE = 2.0          # spread of the tail design, in posterior sd
 TOL = 0.15          # target sd of the surrogate's log-likelihood error at posterior draws
 MAX_ROUNDS = 8
+DESIGN_HALF = 16    # posterior draws (and as many wide points) run per round
 DA_BETA = 0.85      # tempering of the screening surrogate (robust tails; measured)
 MAX_DEGREE, POINTS_PER_TERM, FIT_METHOD = 6, 2.0, "ols"  # see _fit_local
 MAX_SHIFT = 0.25    # the surrogate's posterior may move this much (sd) in the last round
@@ -154,7 +155,8 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
     Refinement
     """
     full = LogPosterior(problem, model, runner)
-    W, d = X0.shape
+    n_walkers, d = X0.shape
+    W = min(n_walkers, DESIGN_HALF)  # full-model runs per round: 2 W
     mi = np.asarray(problem.model_index)
     out = Refinement(surrogate=base)
     budget = np.inf if max_evaluations is None else max_evaluations
@@ -215,7 +217,7 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
         corr = _fit_local(U[inside], TR[inside], BOX_SD)
         if corr is not None:
             current = CorrectedSurrogate(base, corr, m_in, L_in, BOX_SD)
-        start = mean + rng.standard_normal((W, d)) @ chol.T
+        start = mean + rng.standard_normal((n_walkers, d)) @ chol.T
         draws, X, _ = _sample_surrogate(problem, full, current, _reflect(problem, start), rng)
         if len(draws) > 2 * W:
             new = (draws.mean(0), np.cov(draws.T).reshape(d, d))
