@@ -183,7 +183,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     draws of the current surrogate's posterior and of a Gaussian twice as wide,
     and a PCE (least squares, degree capped by the number of runs) is fitted on
     all runs in the whitened coordinates of the current posterior
-    approximation, within +-6 sd (the base surrogate continues it outside).
+    approximation, within +-8 sd (the base surrogate continues it outside).
     Rounds stop once the log-posterior error's sd, at the surrogate's
     posterior draws and at the wide points in the full posterior's bulk, is
     below 0.15 and the approximation moved by less than 0.25 sd. These runs are
