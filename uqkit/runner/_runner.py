@@ -279,7 +279,7 @@ class _Job:
         n = X.shape[0]
         self.X = X
         self.n = n
-        Xc = canonical_inputs(X)
+        Xc = canonical_inputs(X) if runner.store is not None else X  # (no copy without keys)
         if self.store is not None:
             self.ident = model_identity(model)
             keys = make_keys(self.ident["id"], Xc)
@@ -458,7 +458,9 @@ class _Job:
             wait = task.ready - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            X = self.X[self.uniq[task.rows]]
+            at = _as_slice(task.rows) if len(self.uniq) == self.n else None
+            # (a contiguous block of distinct rows is copied, not gathered: half the time)
+            X = self.X[at].copy() if isinstance(at, slice) else self.X[self.uniq[task.rows]]
             self._handle(task, run_batch(self.model, X), queue)
 
     def _payload(self) -> bytes:
@@ -580,6 +582,14 @@ class _Job:
     def _record_ok(self, task, Y, duration, host, pid) -> None:
         rows = task.rows
         finite = np.isfinite(Y).all(axis=1)
+        if self.store is None and finite.all():  # in process, all ok: no per-row strings
+            at = _as_slice(rows)
+            self.uY[at] = Y
+            self.ustatus[at] = "ok"
+            if self.bar is not None:
+                self.bar.update(len(rows))
+            self.consecutive_failures = 0
+            return
         status = np.where(finite, "ok", "nonfinite")
         if self.store is not None:
             self._commit(rows, Y, status, duration, host, pid)
@@ -725,12 +735,15 @@ class _Job:
     def _result(self) -> Evaluations:
         n = self.n
         valid = self.rep >= 0
-        # uniq holds first occurrences in increasing order: searchsorted maps rows to them
-        where = np.searchsorted(self.uniq, self.rep[valid])
-        Y = np.full((n, self.m), np.nan)
-        Y[valid] = self.uY[where]
-        status = np.full(n, "invalid", dtype="<U11")
-        status[valid] = self.ustatus[where]
+        if len(self.uniq) == n:  # every row valid and distinct: uniq == rep == arange(n)
+            where, Y, status = self.uniq, self.uY, self.ustatus
+        else:
+            # uniq holds first occurrences in increasing order: searchsorted maps rows to them
+            where = np.searchsorted(self.uniq, self.rep[valid])
+            Y = np.full((n, self.m), np.nan)
+            Y[valid] = self.uY[where]
+            status = np.full(n, "invalid", dtype="<U11")
+            status[valid] = self.ustatus[where]
         has_errors = bool(np.isin(self.ustatus, ("failed", "nonfinite")).any())
         if valid.all() and not has_errors:
             errors = [None] * n
@@ -752,38 +765,78 @@ class _Job:
             model_name=self.name)
 
 
-def _dedupe_rows(Xc: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: rows hashed per block: a block stays in cache across the per-column passes (hashing the
+#: whole array column by column streamed it from memory d times: 0.2 s for 1.4M x 20 rows)
+_HASH_BLOCK = 8192
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _row_hashes(X: np.ndarray) -> np.ndarray:
+    """A 64-bit mix of the canonical bits of each row of float64 ``X`` (-0.0 folded to 0.0).
+
+    Equal rows get equal hashes; different rows collide with probability about 2^-64.
+    """
+    n, d = X.shape
+    out = np.empty(n, dtype=np.uint64)
+    for start in range(0, n, _HASH_BLOCK):
+        bits = (X[start:start + _HASH_BLOCK] + 0.0).view(np.uint64)  # +0.0: -0.0 -> 0.0
+        h = bits[:, 0].copy()
+        for j in range(1, d):
+            h *= _HASH_MULT
+            h ^= bits[:, j]
+        out[start:start + len(h)] = h
+    return out
+
+
+def _dedupe_rows(X: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Representative (first identical) row of every row, and the sorted unique rows.
 
-    ``rep[i]`` is the index of the first row equal to row ``i`` (-1 for invalid rows).
-    A stable lexicographic sort puts identical rows next to each other in input order.
+    ``rep[i]`` is the index of the first row equal to row ``i`` (-1 for invalid rows);
+    rows are compared exactly, with ``-0.0 == 0.0``.
+
+    Only rows whose hash prefix is shared with another row can be duplicates: one sort
+    of 32-bit hash prefixes finds them (measured 47 ms for 1.4M rows, against 76 ms for
+    64-bit keys and 0.16 s for a stable argsort), and only those candidates are sorted
+    by full hash and compared exactly. A hash collision between different rows can only
+    make a duplicate be evaluated twice, never merge different rows.
     """
-    n = len(Xc)
-    valid_idx = np.flatnonzero(~invalid)
+    n = len(X)
+    valid_idx = np.flatnonzero(~invalid) if invalid.any() else np.arange(n)
     rep = np.full(n, -1, dtype=np.intp)
+    rep[valid_idx] = valid_idx
     if len(valid_idx) < 2:
-        rep[valid_idx] = valid_idx
         return rep, valid_idx
-    V = Xc[valid_idx]
-    # sort by a 64-bit mix of each row's bits (one argsort instead of a d-key lexsort);
-    # neighbours with equal hashes are then compared exactly. A hash collision between
-    # different rows can only make a duplicate be evaluated twice, never merge rows.
-    bits = V.view(np.uint64)
-    mixed = bits[:, 0].copy()
-    for j in range(1, bits.shape[1]):
-        mixed *= np.uint64(0x9E3779B97F4A7C15)
-        mixed ^= bits[:, j]
-    order = np.argsort(mixed, kind="stable")
-    S = V[order]
-    same = (mixed[order][1:] == mixed[order][:-1]) & np.all(S[1:] == S[:-1], axis=1)
+    h = _row_hashes(X[valid_idx] if len(valid_idx) < n else X)
+    h32 = (h >> np.uint64(32)).astype(np.uint32)
+    s = np.sort(h32)
+    shared = s[1:][s[1:] == s[:-1]]
+    if not len(shared):  # every row is unique (the common case)
+        return rep, valid_idx
+    # candidates: rows whose prefix's low 20 bits match a shared prefix (a superset)
+    table = np.zeros(1 << 20, dtype=bool)
+    low = np.uint32((1 << 20) - 1)
+    table[shared & low] = True
+    cand = np.flatnonzero(table[h32 & low])
+    sub = valid_idx[cand]
+    hc = h[cand]
+    order = np.argsort(hc, kind="stable")  # identical rows end up adjacent, in input order
+    S = X[sub[order]]
+    same = (hc[order][1:] == hc[order][:-1]) & np.all(S[1:] == S[:-1], axis=1)
     if not same.any():
-        rep[valid_idx] = valid_idx
         return rep, valid_idx
     starts = np.concatenate([[True], ~same])
     group = np.cumsum(starts) - 1
-    first = valid_idx[order[starts]]
-    rep[valid_idx[order]] = first[group]
-    return rep, np.sort(first)
+    first = sub[order[starts]]
+    rep[sub[order]] = first[group]
+    return rep, valid_idx[rep[valid_idx] == valid_idx]
+
+
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is an increasing run of consecutive integers."""
+    k = len(idx)
+    if k and idx[-1] - idx[0] == k - 1 and (k < 2 or bool(np.all(idx[1:] > idx[:-1]))):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
 
 
 def _is_range(idx) -> bool:
