@@ -427,7 +427,8 @@ class _Job:
             return
         backend = self.runner.backend
         queue = deque(_Task(b) for b in self._batches(todo, backend))
-        self._progress(len(todo))
+        if len(queue) > 1 or self.runner.progress is True:  # (one batch: no steps to show)
+            self._progress(len(todo))
         try:
             if backend.serial:
                 self._run_serial(queue)
