@@ -745,7 +745,9 @@ class _Job:
             Y[valid] = self.uY[where]
             status = np.full(n, "invalid", dtype="<U11")
             status[valid] = self.ustatus[where]
-        has_errors = bool(np.isin(self.ustatus, ("failed", "nonfinite")).any())
+        uok = self.ustatus == "ok"
+        has_errors = not uok.all() and bool(np.isin(self.ustatus, ("failed",
+                                                                    "nonfinite")).any())
         if valid.all() and not has_errors:
             errors = [None] * n
         elif has_errors:
@@ -754,7 +756,7 @@ class _Job:
                 errors[i] = self.uerrors[w]
         else:
             errors = [None if v else "outside the parameters' support" for v in valid.tolist()]
-        ok = status == "ok"
+        ok = uok if status is self.ustatus else status == "ok"
         if self.runner.allow_nonfinite:
             ok |= status == "nonfinite"
         n_new = int(self.new.sum())
