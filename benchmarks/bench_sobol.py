@@ -177,7 +177,9 @@ def measure(p, ks, libs, reps, cap):
     runs: dict = {}
     capped = {(lib, ci): False for lib in libs for ci in (False, True)}
     for k in ks:
-        for rep in range(reps):
+        # more rounds where runs are short (and the load's noise relatively large):
+        # 8x at 2^10, 4x at 2^11, 2x at 2^12
+        for rep in range(reps * 2 ** min(3, max(0, 13 - k))):
             for lib in libs:
                 for ci in (False, True):
                     if capped[lib, ci]:
@@ -213,8 +215,8 @@ def report(pname, p, ks, libs, runs):
     for ci in (False, True):
         what = ("with CIs (" + "; ".join(f"{a}: {b}" for a, b in CI_NOTE.items() if a in libs)
                 + ")") if ci else "without CIs"
-        print(f"## {pname} (d={p['d']}): framework time {what}; best / median of "
-              f"{max(len(v) for v in runs.values())} interleaved rounds, model time excluded")
+        print(f"## {pname} (d={p['d']}): framework time {what}; best / median of the "
+              "interleaved rounds (more at small n), model time excluded")
         table(hdr, [[lib] + [cell(lib, k, ci) for k in ks] for lib in libs])
 
     def ratio(num, den, how):

@@ -37,9 +37,11 @@ def _distinct(X):
     return {tuple(r) for r in (X + 0.0).tolist()}
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_identical_rows_are_evaluated_once_and_share_outputs(seed):
-    X = _design(np.random.default_rng(seed))
+@pytest.mark.parametrize("seed, n", [(0, 3000), (1, 3000), (2, 40000)])
+def test_identical_rows_are_evaluated_once_and_share_outputs(seed, n):
+    # (below and above 32768 rows, where the duplicate search changes strategy)
+    X = _design(np.random.default_rng(seed), n)
+    X[-5:] = np.random.default_rng(seed).random((5, 3))  # a few unique rows too
     model = Counting()
     ev = uqkit.Runner().evaluate(model, X)
     assert ev.n_new == len(_distinct(X)) == len(model.rows)
