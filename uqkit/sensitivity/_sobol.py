@@ -201,7 +201,17 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
     very small indices of non-smooth models the QMC error can exceed the i.i.d.
     bootstrap error (seen for the G-function at n = 2^11, where one index of size 7e-5
     had an error twice its bootstrap SE). When coverage matters for such indices, run
-    a few independent seeds and use their spread.
+    a few independent seeds and use their spread, or use ``sampling="random"``.
+
+    The bootstrap weights base samples by i.i.d. Bernoulli(1/2) variables (an
+    exchangeably weighted bootstrap, Praestgaard & Wellner 1993). Every estimator is a
+    smooth function of means of per-base-sample products, so a resample needs only
+    weighted sums of those products: one matrix product for all resamples. Above 1024
+    base samples the resampled units are the sums over a random partition into 1024
+    groups (the random-group bootstrap, Wolter 2007, ch. 2), which keeps the cost
+    independent of ``n`` and changes the interval widths by about 2% (their
+    Monte-Carlo error from 1000 resamples is 3%). With ``sampling="random"`` the 95%
+    intervals cover at 95% (tests/test_sobol_bootstrap.py).
 
     Vector outputs (``outputs={"V": 200}``) get indices per column and generalised
     indices per group: the variance-weighted average of the per-column indices
@@ -216,6 +226,9 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
     for the total sensitivity index. Comput. Phys. Commun. 181, 259-270.
     Jansen, M. J. W. (1999). Analysis of variance designs for model output. Comput.
     Phys. Commun. 117, 35-43.
+    Praestgaard, J. & Wellner, J. A. (1993). Exchangeably weighted bootstraps of the
+    general empirical process. Ann. Probab. 21(4), 2053-2086.
+    Wolter, K. M. (2007). Introduction to Variance Estimation, 2nd ed. Springer.
     Janon, A., Klein, T., Lagnoux, A., Nodet, M. & Prieur, C. (2014). Asymptotic
     normality and efficiency of two Sobol index estimators. ESAIM: PS 18, 342-364.
     Gamboa, F., Janon, A., Klein, T. & Lagnoux, A. (2014). Sensitivity analysis for
