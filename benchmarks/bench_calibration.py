@@ -5,12 +5,16 @@ targets, budgets, starting region and ESS definition: arviz bulk ESS, minimum ov
 parameters; anchors discard the first 25% of their chains). uqkit's ESS is on its
 post-warm-up draws and is divided by ALL its model evaluations (warm-up included).
 
-Also measured: framework time per evaluation on the banana (wall / evaluations; the
-banana costs ~1 us per row) and delayed-acceptance savings, full-model evaluations
-per effective sample of plain sampling divided by that of delayed acceptance with a
-polynomial-chaos surrogate, on the logistic ODE and a 3-parameter FitzHugh-Nagumo.
+Also measured: framework time per evaluation on the banana ((wall - seconds inside the
+model function) / evaluations, for uqkit and emcee alike), uqkit's spread over
+--seeds seeds (min, median, R-hat, and the error of mean(x1) in Monte-Carlo
+standard errors, which checks that the reported ESS is honest) and delayed-acceptance
+savings, full-model evaluations per effective sample of plain sampling divided by that
+of delayed acceptance with a polynomial-chaos surrogate, on the logistic ODE and a
+3-parameter FitzHugh-Nagumo.
 
-usage: python benchmarks/bench_calibration.py [--reps 1] [--problems banana,gauss10,ode]
+usage: python benchmarks/bench_calibration.py [--reps 1] [--seeds 5]
+       [--problems banana,gauss10,ode]
        [--anchors emcee,tinyda,openturns] [--no-da]
 """
 
@@ -54,9 +58,25 @@ ANCHOR_TABLE = {  # the issue's anchor figures (ESS per 1000 evaluations), for r
 
 
 # ------------------------------------------------------------------ the problems as models
+class ModelClock:
+    """Seconds spent inside model functions (subtracted from wall time: framework time)."""
+
+    seconds = 0.0
+
+    @classmethod
+    def wrap(cls, f):
+        def timed(*a):
+            t0 = time.perf_counter()
+            try:
+                return f(*a)
+            finally:
+                cls.seconds += time.perf_counter() - t0
+        return timed
+
+
 def banana_problem():
     """lp = -(100 (x2 - x1^2)^2 + (1 - x1)^2) / 20 as a Gaussian likelihood, flat prior."""
-    model = uqkit.as_model(lambda X: np.c_[X[:, 0], X[:, 1] - X[:, 0] ** 2],
+    model = uqkit.as_model(ModelClock.wrap(lambda X: np.c_[X[:, 0], X[:, 1] - X[:, 0] ** 2]),
                            inputs=("x1", "x2"), outputs=("a", "b"), vectorized=True,
                            name="banana")
     prior = uqkit.Parameters(x1=uqkit.Uniform(-1e3, 1e3), x2=uqkit.Uniform(-1e3, 1e3))
@@ -132,18 +152,25 @@ class DirectRunner:
         return _Ev(np.asarray(model(X), dtype=float))
 
 
+def default_walkers(d, budget):
+    """uqkit.calibrate's default number of walkers (32 when >= 1000 steps fit the budget)."""
+    W = max(16, 2 * d + 2)
+    return max(W, 32) if budget >= 32_000 else W
+
+
 def run_uqkit(name, budget, seed, runner=None, **kw):
+    """One uqkit run from the anchors' starting region; returns (posterior, wall, model s)."""
     model, prior, data, noise = PROBLEMS[name]()
     tg = mb.TARGETS[name]
     rng = np.random.default_rng(seed)
-    W = max(16, 2 * tg["d"] + 2)
+    W = default_walkers(tg["d"], budget)
     init = mb.init_points(tg, W, rng)  # the anchors' starting region
+    ModelClock.seconds = 0.0
     t0 = time.perf_counter()
     post = uqkit.calibrate(model, prior, data, noise=noise, max_evaluations=budget,
-                           target_ess=None, rng=seed, initial=init, n_walkers=W,
-                           runner=runner, **kw)
+                           target_ess=None, rng=seed, initial=init, runner=runner, **kw)
     wall = time.perf_counter() - t0
-    return post, wall
+    return post, wall, ModelClock.seconds
 
 
 def sanity(name, x):
@@ -197,39 +224,67 @@ def make_pce(model, prior, n, degree, rng, box=None):
 
 # ------------------------------------------------------------------ main
 def anchors(name, budget, seed, which):
+    """Anchor runs: (ESS min, evaluations, wall s, sanity, seconds inside the target)."""
     out = {}
+    lp = mb.TARGETS[name]["lp"]
     runs = {"emcee": lambda: mb.run_emcee(name, budget, seed, True),
             "tinyDA": lambda: mb.run_tinyda(name, budget, seed),
             "OpenTURNS": lambda: mb.run_ot(name, budget, seed)}
     for key, fn in runs.items():
         if key.lower() not in which:
             continue
+        ModelClock.seconds = 0.0
+        if lp is not None:
+            mb.TARGETS[name]["lp"] = ModelClock.wrap(lp)
         t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            ch, nev = fn()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                ch, nev = fn()
+        finally:
+            if lp is not None:
+                mb.TARGETS[name]["lp"] = lp
         wall = time.perf_counter() - t0
-        out[key] = (mb.ess_min(ch), nev, wall, sanity(name, ch.reshape(-1, ch.shape[-1])))
+        out[key] = (mb.ess_min(ch), nev, wall, sanity(name, ch.reshape(-1, ch.shape[-1])),
+                    ModelClock.seconds)
     return out
+
+
+def banana_z(x, post):
+    """Errors of mean(x1) and sd(x1) in Monte-Carlo standard errors (x1 ~ N(1, 10) exactly):
+    sd/sqrt(ESS bulk) and sd/sqrt(2 min(ESS bulk, ESS tail))."""
+    sd = math.sqrt(10)
+    eb = max(float(post.ess_bulk.iloc[0]), 1.0)
+    et = max(min(eb, float(post.ess_tail.iloc[0])), 1.0)
+    return ((x[:, 0].mean() - 1.0) / (sd / math.sqrt(eb)),
+            (x[:, 0].std() - sd) / (sd / math.sqrt(2 * et)))
 
 
 def bench_sampling(args):
     speed_rows = []
     for name in args.problems.split(","):
         budget = 6000 if name == "ode" else args.budget
+        reps = max(args.reps, args.seeds)
         rows = []
         res: dict[str, list] = {}
-        for rep in range(args.reps):
+        conv: list[tuple] = []
+        for rep in range(reps):
             seed = 1 + rep
-            post, wall = run_uqkit(name, budget, seed)
+            post, wall, tm = run_uqkit(name, budget, seed)
+            x = post.samples.to_numpy()
             res.setdefault("uqkit", []).append(
-                (post.ess_bulk.min(), post.n_model_evaluations, wall,
-                 sanity(name, post.samples.to_numpy())))
+                (post.ess_bulk.min(), post.n_model_evaluations, wall, sanity(name, x), tm))
+            conv.append((1000 * post.ess_bulk.min() / post.n_model_evaluations,
+                         float(post.r_hat.max()),
+                         banana_z(x, post) if name == "banana" else None))
             if name == "banana":
-                post2, wall2 = run_uqkit(name, budget, seed, runner=DirectRunner())
+                post2, wall2, tm2 = run_uqkit(name, budget, seed, runner=DirectRunner())
                 res.setdefault("uqkit (pass-through runner)", []).append(
                     (post2.ess_bulk.min(), post2.n_model_evaluations, wall2,
-                     sanity(name, post2.samples.to_numpy())))
-            for key, v in anchors(name, budget, seed, args.anchors).items():
+                     sanity(name, post2.samples.to_numpy()), tm2))
+            # every seed runs emcee right after uqkit (framework time measured under the same
+            # machine load); the slower anchors run on the first --reps seeds only
+            which = args.anchors if rep < args.reps else "emcee"
+            for key, v in anchors(name, budget, seed, which).items():
                 res.setdefault(key, []).append(v)
         if not HAVE_UQPY:
             res["UQpy"] = None
@@ -238,32 +293,49 @@ def bench_sampling(args):
         best_issue = max(ANCHOR_TABLE[name].values())
         for key, v in res.items():
             if v is None:
-                rows.append([key, "unavailable (not installable with numpy 2.4)", "", "", "",
-                             "", ""])
+                rows.append([key, "", "unavailable (not installable with numpy 2.4)", "", "",
+                             "", "", "", ""])
                 continue
             ess = np.median([r[0] for r in v])
             e1k = np.median([1000 * r[0] / r[1] for r in v])
             us = np.median([1e6 * r[2] / r[1] for r in v])
-            rows.append([key, f"{int(np.median([r[1] for r in v]))}", f"{ess:.0f}",
-                         f"{e1k:.2f}", f"{e1k / best_anchor:.2f}x",
-                         f"{us:.1f}", v[len(v) // 2][3]])
-        print(f"## {name}: budget {budget} evaluations, median of {args.reps} seed(s); best anchor "
+            fw = np.median([1e6 * (r[2] - r[4]) / r[1] for r in v])
+            rows.append([key, f"{len(v)}", f"{int(np.median([r[1] for r in v]))}", f"{ess:.0f}",
+                         f"{e1k:.2f}", f"{e1k / best_issue:.2f}x", f"{us:.1f}", f"{fw:.1f}",
+                         v[len(v) // 2][3]])
+        print(f"## {name}: budget {budget} evaluations, median over seeds; best anchor "
               f"measured here {best_anchor:.2f} ESS/1k, best in the issue's table {best_issue}")
-        print_table(["sampler", "evals", "ESS bulk min", "ESS/1k evals",
-                     "vs best anchor here", "us/eval (wall)", "sanity"], rows)
+        print_table(["sampler", "seeds", "evals", "ESS bulk min", "ESS/1k evals",
+                     "vs best anchor (issue)", "us/eval (wall)", "us/eval (framework)",
+                     "sanity"], rows)
+        e = np.array([c[0] for c in conv])
+        rh = np.array([c[1] for c in conv])
+        line = (f"uqkit over {len(conv)} seeds: ESS/1k min {e.min():.2f}, median "
+                f"{np.median(e):.2f}, max {e.max():.2f} (anchor {best_issue}); R-hat < 1.01 in "
+                f"{int((rh < 1.01).sum())}/{len(conv)}, < 1.05 in {int((rh < 1.05).sum())}"
+                f"/{len(conv)} (max R-hat per seed {', '.join(f'{r:.3f}' for r in rh)})")
         if name == "banana":
-            us = {k: np.median([1e6 * r[2] / r[1] for r in v]) for k, v in res.items() if v}
-            if "emcee" in us:
-                speed_rows.append(["uqkit (default Runner)", f"{us['uqkit']:.1f}",
-                                   f"{us['uqkit'] / us['emcee']:.2f}x"])
-                speed_rows.append(["uqkit (pass-through runner)",
-                                   f"{us['uqkit (pass-through runner)']:.1f}",
-                                   f"{us['uqkit (pass-through runner)'] / us['emcee']:.2f}x"])
-                speed_rows.append(["emcee vectorize=True (32 walkers)", f"{us['emcee']:.1f}",
-                                   "1.00x"])
+            line += ("; errors of mean(x1), sd(x1) in MC standard errors per seed "
+                     + ", ".join(f"({c[2][0]:+.1f}, {c[2][1]:+.1f})" for c in conv)
+                     + " (an honest ESS gives |z| < 3)")
+        print(line)
+        print()
+        if name == "banana" and "emcee" in res:
+            fw = {k: np.array([1e6 * (r[2] - r[4]) / r[1] for r in v])
+                  for k, v in res.items() if v}
+            for key, label in (("uqkit", "uqkit (default Runner)"),
+                               ("uqkit (pass-through runner)", "uqkit (pass-through runner)"),
+                               ("emcee", "emcee vectorize=True (32 walkers)")):
+                ratio = fw[key] / fw["emcee"][: len(fw[key])]  # seed by seed, same load
+                speed_rows.append([label, f"{np.median(fw[key]):.1f}",
+                                   f"{np.median(ratio):.2f}x",
+                                   f"{ratio.min():.2f}x .. {ratio.max():.2f}x"])
     if speed_rows:
-        print("## framework time per evaluation (banana; target <= 1.2x emcee vectorized)")
-        print_table(["sampler", "us/eval", "ratio to emcee"], speed_rows)
+        print("## framework time per evaluation (banana; (wall - time inside the model) / "
+              "evaluations; target <= 1.2x emcee vectorized; ratios of runs made one after the "
+              "other, seed by seed)")
+        print_table(["sampler", "us/eval (median)", "ratio to emcee (median)", "range"],
+                    speed_rows)
 
 
 def bench_da(args):
@@ -320,6 +392,7 @@ def bench_da(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--seeds", type=int, default=5, help="uqkit and emcee seeds per problem")
     ap.add_argument("--budget", type=int, default=100_000)
     ap.add_argument("--problems", default="banana,gauss10,ode")
     ap.add_argument("--anchors", default="emcee,tinyda,openturns")

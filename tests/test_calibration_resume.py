@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from conftest import TESTS, start_python, subprocess_env
 
 DRIVER = TESTS / "_calib_driver.py"
@@ -42,9 +43,10 @@ def _run(args, timeout=300):
                    check=True, timeout=timeout, capture_output=True)
 
 
-def _kill_and_resume(tmp_path, n_steps, seed):
+def _kill_and_resume(tmp_path, n_steps, seed, kill_at=None):
     db = tmp_path / "calib.db"
-    kill_at = int(np.random.default_rng(seed).integers(n_steps // 5, 4 * n_steps // 5))
+    if kill_at is None:
+        kill_at = int(np.random.default_rng(seed).integers(n_steps // 5, 4 * n_steps // 5))
     proc = start_python([DRIVER, db, n_steps, seed, tmp_path / "killed.npz"],
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -77,3 +79,10 @@ def _kill_and_resume(tmp_path, n_steps, seed):
 
 def test_sigkill_2000_step_chain_resumes_bitwise(tmp_path):
     _kill_and_resume(tmp_path, 2000, seed=22)
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_tempered_warm_up_resumes_bitwise(tmp_path):
+    # 800 steps: 200 warm-up steps, the first 120 tempered; killed at step >= 40 it
+    # resumes inside the tempered phase and crosses the defensive-mixture fit (step 120)
+    _kill_and_resume(tmp_path, 800, seed=5, kill_at=40)

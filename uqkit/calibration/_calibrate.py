@@ -75,7 +75,9 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         ``uqkit.Gaussian("infer")`` (the noise level becomes a parameter).
     n_walkers : int, optional
         Number of parallel chains (walkers); every step evaluates one batch of
-        ``n_walkers`` proposals. Default ``max(16, 2 * d + 2)``.
+        ``n_walkers`` proposals. Default ``max(16, 2 * d + 2)``, or 32 when the
+        budget allows at least 1000 steps of 32 walkers (the sampler's own cost
+        per evaluation halves; effective samples per evaluation are the same).
     n_steps : int, optional
         Maximum number of steps, warm-up included.
     target_ess : float or None
@@ -124,7 +126,11 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     walk whose covariance is that of a mixture component drawn by its
     responsibility at the current point (its proposal-density ratio is
     included, so it follows curved posteriors exactly). Step sizes are tuned by
-    Robbins-Monro towards 23.4 % acceptance; the move probabilities are set from
+    Robbins-Monro towards 23.4 % acceptance. The first 60 % of a warm-up of at
+    least 200 steps targets the tempered posterior (likelihood to the power 0.1)
+    so that the walkers spread into long curved tails; the mixture fitted there
+    is the independence proposal's defensive part (weight 0.1), which keeps its
+    tails heavier than the posterior's. The move probabilities are set from
     the squared jump distance each move achieved during warm-up (independence
     capped at 1/2, every move at least 5 %). The kernel is frozen after warm-up
     (the first quarter of the budget, or 200 steps when running to
@@ -180,6 +186,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     """
     problem = build_problem(model, prior, data, noise)
     d = problem.dim
+    n_walkers_given = n_walkers is not None
     if n_walkers is None:
         n_walkers = max(16, 2 * d + 2)
     n_walkers = check_int("calibrate", "n_walkers", n_walkers, minimum=2)
@@ -205,8 +212,15 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
             raise InvalidParameterError(
                 "The 'surrogate' parameter of calibrate is 'pce' but uqkit.fit_pce is not "
                 "available in this installation. Pass a fitted surrogate model instead.")
-    if n_steps is None and max_evaluations is None:
+    budget_defaulted = n_steps is None and max_evaluations is None
+    if budget_defaulted:
         max_evaluations = DEFAULT_MAX_EVALUATIONS
+    if not n_walkers_given and n_walkers < 32 and (n_steps is None or n_steps >= 1000) and (
+            max_evaluations is None or max_evaluations >= 32 * 1000):
+        # a budget of at least 1000 steps of 32 walkers: 32 walkers halve the sampler's cost
+        # per evaluation at the same effective samples per evaluation (measured on the
+        # banana, benchmarks/bench_calibration.py); smaller budgets keep the steps
+        n_walkers = 32
     rng = normalize_rng(rng)
     seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)
     X0 = _initial(initial, n_walkers, problem, rng)
@@ -215,7 +229,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     budget_steps = math.inf
     if n_steps is not None:
         budget_steps = n_steps
-    if max_evaluations is not None:
+    if max_evaluations is not None and not (budget_defaulted and target_ess is not None):
         budget_steps = min(budget_steps, max_evaluations // n_walkers)
     n_warmup = 200 if budget_steps == math.inf else int(np.clip(budget_steps // 4, 20, 2000))
     if n_steps is not None:

@@ -6,10 +6,13 @@ Two moves, mixed with probabilities chosen during warm-up:
   scaled by ``2.38 / sqrt(d)`` and a Robbins-Monro factor aiming at 23.4 %
   acceptance (Haario, Saksman & Tamminen 2001; Roberts & Rosenthal 2009);
 - an independence move drawing from a Gaussian mixture fitted by EM to the
-  warm-up history, with a defensive heavy component (Giordani & Kohn 2010;
-  Hesterberg 1995). Where the posterior is close to a mixture of Gaussians,
-  which is the common case of calibration posteriors, accepted independence
-  moves decorrelate the chain in one step.
+  warm-up history, with a defensive component of weight 0.1 (Giordani & Kohn
+  2010; Hesterberg 1995): the mixture fitted to the tempered part of the
+  warm-up (likelihood to the power 0.1), which is wider than the posterior and
+  follows its curvature, or before that the core mixture widened 2x. Where
+  the posterior is close to a mixture of Gaussians, which is the common case
+  of calibration posteriors, accepted independence moves decorrelate the
+  chain in one step.
 
 All walkers move at once (one batch of proposals per step), which is exact
 because both kernels are fixed after warm-up and do not depend on the other
@@ -51,6 +54,11 @@ class Kernel:
     mix_weights: np.ndarray     # (K,)
     mix_means: np.ndarray       # (K, d)
     mix_chols: np.ndarray       # (K, d, d)
+    # defensive mixture of the independence proposal (weight _DEFENSIVE_WEIGHT): a mixture
+    # fitted to the tempered warm-up once there is one, else the core widened 2x
+    def_weights: np.ndarray | None = None
+    def_means: np.ndarray | None = None
+    def_chols: np.ndarray | None = None
 
     @classmethod
     def initial(cls, X: np.ndarray) -> Kernel:
@@ -72,19 +80,48 @@ class Kernel:
             self._inv_src = self.mix_chols
         return self._inv
 
+    def proposal_mixture(self) -> tuple[np.ndarray, ...]:
+        """The independence proposal as one mixture: log normalising terms, means, factors,
+        inverse factors and cumulative weights (cached)."""
+        src = (self.mix_chols, self.mix_weights, self.def_chols)
+        cached = getattr(self, "_prop", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0], src)):
+            return cached[1]
+        d = self.mix_means.shape[1]
+        if self.def_weights is None:
+            dw, dm = self.mix_weights, self.mix_means
+            dc = _DEFENSIVE_SCALE * self.mix_chols
+        else:
+            dw, dm, dc = self.def_weights, self.def_means, self.def_chols
+        w = np.concatenate([(1 - _DEFENSIVE_WEIGHT) * self.mix_weights, _DEFENSIVE_WEIGHT * dw])
+        means = np.concatenate([self.mix_means, dm])
+        chols = np.concatenate([self.mix_chols, dc])
+        inv = np.linalg.inv(chols)
+        logdet = np.sum(np.log(np.abs(np.diagonal(chols, axis1=1, axis2=2))), axis=1)
+        out = (np.log(w) - logdet - 0.5 * d * math.log(2 * math.pi), means, chols, inv,
+               np.cumsum(w))
+        self._prop = (src, out)
+        return out
+
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"k_chol": self.chol,
-                "k_scalars": np.array([self.log_scale, self.log_scale_local]),
-                "k_probs": self.probs,
-                "k_mix_weights": self.mix_weights, "k_mix_means": self.mix_means,
-                "k_mix_chols": self.mix_chols}
+        out = {"k_chol": self.chol,
+               "k_scalars": np.array([self.log_scale, self.log_scale_local]),
+               "k_probs": self.probs,
+               "k_mix_weights": self.mix_weights, "k_mix_means": self.mix_means,
+               "k_mix_chols": self.mix_chols}
+        if self.def_weights is not None:
+            out.update(k_def_weights=self.def_weights, k_def_means=self.def_means,
+                       k_def_chols=self.def_chols)
+        return out
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> Kernel:
+        get = (lambda k: np.array(a[k]) if k in a else None)  # noqa: E731
         return cls(chol=np.array(a["k_chol"]), log_scale=float(a["k_scalars"][0]),
                    log_scale_local=float(a["k_scalars"][1]), probs=np.array(a["k_probs"]),
                    mix_weights=np.array(a["k_mix_weights"]), mix_means=np.array(a["k_mix_means"]),
-                   mix_chols=np.array(a["k_mix_chols"]))
+                   mix_chols=np.array(a["k_mix_chols"]), def_weights=get("k_def_weights"),
+                   def_means=get("k_def_means"), def_chols=get("k_def_chols"))
 
     def propose(self, X: np.ndarray, rng: np.random.Generator
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,9 +156,9 @@ class Kernel:
         d = X.shape[1]
         inv, logdet = self.mix_inverse()
         D = X[None, :, :] - self.mix_means[:, None, :]
-        r = np.einsum("kij,knj->kni", inv, D)
+        r = np.matmul(D, np.swapaxes(inv, 1, 2))
         logp = (np.log(self.mix_weights)[:, None] - logdet[:, None]
-                - 0.5 * np.einsum("kni,kni->kn", r, r) - 0.5 * d * math.log(2 * math.pi))
+                - 0.5 * (r * r).sum(axis=2) - 0.5 * d * math.log(2 * math.pi))
         top = logp.max(axis=0)
         top = np.where(np.isfinite(top), top, 0.0)
         return logp - (top + np.log(np.exp(logp - top).sum(axis=0))), inv, logdet
@@ -133,23 +170,18 @@ class Kernel:
         cum = np.cumsum(np.exp(lr_x), axis=0)
         k = np.minimum((cum < u * cum[-1]).sum(axis=0), K - 1)
         s = math.exp(self.log_scale_local) * 2.38 / math.sqrt(d)
-        Y = X + s * np.einsum("nij,nj->ni", self.mix_chols[k], z)
+        Y = X + s * np.matmul(self.mix_chols[k], z[:, :, None])[:, :, 0]
         lr_y, _, _ = self._components(Y)
-        r = np.einsum("kij,nj->kni", inv, (Y - X) / s)
-        logphi = -logdet[:, None] - 0.5 * np.einsum("kni,kni->kn", r, r)
+        r = np.matmul((Y - X) / s, np.swapaxes(inv, 1, 2))
+        logphi = -logdet[:, None] - 0.5 * (r * r).sum(axis=2)
         a = lr_y + logphi
         b = lr_x + logphi
         return Y, _lse(a) - _lse(b)
 
     def _draw_mixture(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
-        K = len(self.mix_weights)
-        # component index: defensive copies are K..2K-1 with weight _DEFENSIVE_WEIGHT
-        w = np.concatenate([(1 - _DEFENSIVE_WEIGHT) * self.mix_weights,
-                            _DEFENSIVE_WEIGHT * self.mix_weights])
-        k = np.minimum(np.searchsorted(np.cumsum(w), u * w.sum(), side="right"), 2 * K - 1)
-        scale = np.where(k >= K, _DEFENSIVE_SCALE, 1.0)
-        kk = k % K
-        return self.mix_means[kk] + scale[:, None] * np.einsum("nij,nj->ni", self.mix_chols[kk], z)
+        _, means, chols, _, cum = self.proposal_mixture()
+        k = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), len(cum) - 1)
+        return means[k] + np.matmul(chols[k], z[:, :, None])[:, :, 0]
 
 
 def _lse(a: np.ndarray) -> np.ndarray:
@@ -159,22 +191,11 @@ def _lse(a: np.ndarray) -> np.ndarray:
 
 
 def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
-    """Log density of the independence proposal (mixture plus defensive copy)."""
-    d = X.shape[1]
-    inv, logdet = kern.mix_inverse()
-    D = X[None, :, :] - kern.mix_means[:, None, :]            # (K, n, d)
-    r = np.einsum("kij,knj->kni", inv, D)
-    maha = np.einsum("kni,kni->kn", r, r)                     # (K, n)
-    base = (-0.5 * d * math.log(2 * math.pi) - logdet)[:, None]
-    logw = np.log(kern.mix_weights)[:, None]
-    s2 = _DEFENSIVE_SCALE ** 2
-    core = logw + math.log(1 - _DEFENSIVE_WEIGHT) + base - 0.5 * maha
-    wide = (logw + math.log(_DEFENSIVE_WEIGHT) + base - d * math.log(_DEFENSIVE_SCALE)
-            - 0.5 * maha / s2)
-    both = np.concatenate([core, wide], axis=0)
-    top = both.max(axis=0)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(both - top).sum(axis=0))
+    """Log density of the independence proposal (core mixture plus defensive mixture)."""
+    base, means, _, inv, _ = kern.proposal_mixture()
+    D = X[None, :, :] - means[:, None, :]                     # (K, n, d)
+    r = np.matmul(D, np.swapaxes(inv, 1, 2))
+    return _lse(base[:, None] - 0.5 * (r * r).sum(axis=2))
 
 
 def _robust_cov(X: np.ndarray) -> np.ndarray:
@@ -246,26 +267,25 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     R = np.zeros((n, K))
     R[np.arange(n), lab] = 1.0
     prev = -np.inf
+    const = 0.5 * d * math.log(2 * math.pi)
+    eye = np.eye(d)
     for _ in range(n_iter):
         Nk = R.sum(0) + 1e-12
         if np.any(Nk < d + 1):
             return None
         w = Nk / n
         mu = (R.T @ X) / Nk[:, None]
-        chols = np.empty((K, d, d))
-        logp = np.empty((n, K))
-        for k in range(K):
-            D = X - mu[k]
-            C = np.einsum("n,ni,nj->ij", R[:, k], D, D) / Nk[k]
-            C = C + np.eye(d) * 1e-9 * max(float(np.trace(C)) / d, 1e-300)
-            try:
-                L = np.linalg.cholesky(C)
-            except np.linalg.LinAlgError:
-                return None
-            chols[k] = L
-            r = np.einsum("ij,nj->ni", np.linalg.inv(L), D)  # no BLAS threads on tall arrays
-            logp[:, k] = (math.log(w[k]) - 0.5 * np.einsum("ni,ni->n", r, r)
-                          - np.sum(np.log(np.diag(L))) - 0.5 * d * math.log(2 * math.pi))
+        D = X[None, :, :] - mu[:, None, :]                                  # (K, n, d)
+        C = np.matmul(np.swapaxes(D * R.T[:, :, None], 1, 2), D) / Nk[:, None, None]
+        C = C + eye * (1e-9 * np.maximum(np.trace(C, axis1=1, axis2=2) / d, 1e-300))[:, None,
+                                                                                     None]
+        try:
+            chols = np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            return None
+        r = np.matmul(D, np.swapaxes(np.linalg.inv(chols), 1, 2))           # (K, n, d)
+        logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
+        logp = (np.log(w) - logdet - const)[None, :] - 0.5 * (r * r).sum(axis=2).T  # (n, K)
         tot = _lse(logp.T)
         ll = float(tot.sum())
         R = np.exp(logp - tot[:, None])

@@ -40,6 +40,9 @@ _FIT_POINTS = 2000   # history points used to fit the independence mixture
 _ACC_TARGET = 0.234
 _MIN_PROB = 0.05
 _MAX_INDEPENDENCE = 0.5  # measured: higher caps under-explore the Rosenbrock tails
+_BETA0 = 0.1      # likelihood temperature of the first part of the warm-up
+_TEMPERED = 0.6   # fraction of the warm-up run tempered
+_MIN_TEMPERED_WARMUP = 200  # shorter warm-ups are not tempered
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def diagnose(kept: np.ndarray, names) -> dict[str, Any]:
     """
     W, n, d = kept.shape
     nan = np.full(d, np.nan)
-    if n < 4:
+    if n < max(4, W):  # fewer draws than chains: not diagnosable yet (arviz would warn)
         return {"ess_bulk": nan, "ess_tail": nan.copy(), "r_hat": nan.copy()}
     import warnings
 
@@ -118,6 +121,7 @@ class Driver:
         self.snap_thin = 1
         self.stats = np.zeros(6)  # squared-jump sum and count per move kind
         self.next_check = settings.n_warmup + 20
+        self.passes = 0  # consecutive convergence checks passed
         self.diagnostics: dict[str, Any] = {}
         self.stop_reason = ""
         self.L = settings.subchain_length or 1
@@ -158,7 +162,8 @@ class Driver:
                 break
             if in_warmup or s.mode != "delayed_acceptance":
                 self._mh_step(self.warm_target if in_warmup else
-                              (self.full if s.mode == "plain" else self.surr), adapt=in_warmup)
+                              (self.full if s.mode == "plain" else self.surr), adapt=in_warmup,
+                              beta=self._beta())
             else:
                 self._da_step()
             self.t += 1
@@ -172,15 +177,31 @@ class Driver:
                 break
         return self._result()
 
-    def _mh_step(self, target: LogPosterior, adapt: bool) -> None:
+    def _beta(self) -> float:
+        """Likelihood temperature: ``_BETA0`` in the first part of the warm-up, else 1.
+
+        Short warm-ups (fewer than ``_MIN_TEMPERED_WARMUP`` steps) are not tempered: the
+        walkers would not have the steps to return from the tempered spread (measured on
+        the logistic ODE with a 6,000-run budget: lower ESS and R-hat above 1.01).
+        """
+        nw = self.s.n_warmup
+        if nw < _MIN_TEMPERED_WARMUP:
+            return 1.0
+        return _BETA0 if self.t < int(_TEMPERED * nw) else 1.0
+
+    def _mh_step(self, target: LogPosterior, adapt: bool, beta: float = 1.0) -> None:
         W = self.W
         Yp, logq, ind = self.kernel.propose(self.X, self.rng)
         lpy, lly, Yout = target(Yp)
         new = lpy + lly
         with np.errstate(invalid="ignore"):
-            logr = new - self.lp + logq
+            if beta == 1.0:
+                logr = new - self.lp + logq
+            else:  # tempered warm-up: log prior + beta * log likelihood
+                cur = np.where(np.isfinite(self.ll), self.lp - (1 - beta) * self.ll, self.lp)
+                logr = np.where(np.isfinite(lly), new - (1 - beta) * lly, new) - cur + logq
         logu = np.log(self.rng.random(W))
-        acc = logu < np.nan_to_num(logr, nan=-np.inf)
+        acc = logu < logr  # NaN compares False: rejected
         if adapt:
             self._adapt_stats(Yp, acc, ind)
         self._accept(acc, Yp, new, lly, Yout)
@@ -272,6 +293,14 @@ class Driver:
                     / np.prod(np.abs(np.diag(self.kernel.chol))) ** (1 / self.d))
         if t in fits:
             self._fit_independence(t, final=False, first=(t == fits[0]))
+        if t == int(_TEMPERED * nw) and nw >= _MIN_TEMPERED_WARMUP:
+            # the end of the tempered warm-up: its mixture becomes the independence proposal's
+            # defensive part, wider than the posterior and following its curvature (tails)
+            pts = self._window(t)
+            if len(pts) >= 10 * self.d + 10:
+                k = self.kernel
+                k.def_weights, k.def_means, k.def_chols = fit_mixture(pts, self.rng,
+                                                                      sizes=(1, 2, 4, 8))
 
 
     def _fit_independence(self, t: int, *, final: bool, first: bool) -> None:
@@ -326,11 +355,19 @@ class Driver:
             return False
         kept = np.stack(self.hx[self.s.n_warmup:], axis=1)
         self.diagnostics = diagnose(kept, self.names)
-        ess = float(np.nanmin(self.diagnostics["ess_bulk"])) if kept.shape[1] >= 4 else 0.0
-        rhat = float(np.nanmax(self.diagnostics["r_hat"])) if kept.shape[1] >= 4 else np.inf
-        if ess >= self.s.target_ess and rhat < 1.01:
-            return True
+        ok = bool(np.all(np.isfinite(self.diagnostics["r_hat"])))
+        ess = float(np.min(self.diagnostics["ess_bulk"])) if ok else 0.0
+        rhat = float(np.max(self.diagnostics["r_hat"])) if ok else np.inf
         n = kept.shape[1]
+        if ess >= self.s.target_ess and rhat < 1.01:
+            # converged only when a second check, 10 % more draws later, agrees (a single
+            # pass can be luck on a chain that has not yet visited a tail)
+            self.passes += 1
+            if self.passes >= 2:
+                return True
+            self.next_check = self.t + max(10, n // 10)
+            return False
+        self.passes = 0
         grow = 1.25 if not ess > 0 else min(max(self.s.target_ess / ess, 1.1), 2.0)
         self.next_check = self.t + max(10, int(n * (grow - 1)))
         return False
@@ -366,7 +403,7 @@ class Driver:
         meta = {"t": t, "n_eval": self.full.n_evaluations,
                 "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
                 "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
-                "next_check": self.next_check, "done": bool(done),
+                "next_check": self.next_check, "passes": self.passes, "done": bool(done),
                 "stop_reason": "converged" if done else ""}
         self.store.save_checkpoint(self.name, {k: np.asarray(v, dtype=float)
                                                for k, v in arrays.items()}, meta)
@@ -408,6 +445,7 @@ class Driver:
         self.rng.bit_generator.state = json.loads(meta["rng"])
         self.L = int(meta["L"])
         self.next_check = int(meta["next_check"])
+        self.passes = int(meta.get("passes", 0))
         self.resumed_at = t
         if meta.get("done"):
             self.stop_reason = meta.get("stop_reason") or "converged"

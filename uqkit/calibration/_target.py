@@ -44,7 +44,15 @@ class LogPosterior:
         problem = self.problem
         lp = problem.logprior(X)
         ll = np.full(X.shape[0], -np.inf)
-        inside = np.flatnonzero(np.isfinite(lp))
+        finite = np.isfinite(lp)
+        if finite.all():  # the common case: no copies
+            Y, ok = evaluate_batch(self.runner, self.model, problem.model_inputs(X))
+            self.n_evaluations += X.shape[0]
+            if ok.all():
+                return lp, problem.loglike(X, Y), Y
+            ll[ok] = problem.loglike(X[ok], Y[ok])
+            return lp, ll, Y
+        inside = np.flatnonzero(finite)
         Y = None
         if inside.size:
             Xi = X[inside]

@@ -127,6 +127,7 @@ class Runner:
             make_backend_check(executor)
         self._payload: tuple[Any, bytes] | None = None
         self._finalizer = None
+        self._checked_model: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -189,10 +190,17 @@ class Runner:
             Under ``on_failure="raise"``, naming the row, its inputs and the
             cause; or when the circuit breaker trips.
         """
-        check_model(model, "Runner.evaluate")
+        if model is not self._checked_model:  # the protocol check costs ~10 us a call
+            check_model(model, "Runner.evaluate")
+            self._checked_model = model
         check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
         X = _input_array(model, X)
         n = X.shape[0]
+        if (parameters is None and n <= _FAST_MAX_ROWS and self.store is None
+                and self._executor_arg is None and self.progress is not True
+                and getattr(model, "vectorized", False)
+                and (self.batch_size is None or self.batch_size >= n)):
+            return _fast_evaluate(self, model, X)
         invalid = np.zeros(n, dtype=bool)
         if parameters is not None:
             invalid = _outside_support(model, parameters, X, on_invalid)
@@ -766,6 +774,54 @@ class _Job:
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
             inputs=tuple(self.model.inputs), outputs=tuple(self.model.outputs),
             model_name=self.name)
+
+
+_FAST_MAX_ROWS = 1024  # small in-process batches (a sampler's step) take the lean path
+
+
+def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
+    """One in-process call of a vectorized model, no store: the common MCMC-step case.
+
+    The same semantics as :class:`_Job` (identical rows evaluated once, the same
+    Evaluations fields) without its scheduling machinery; a failed or
+    non-finite batch is handed to :class:`_Job` with the result already
+    obtained, so failure policies, bisection and retries are the general ones
+    and the model is not called twice.
+    """
+    n = X.shape[0]
+    invalid = np.zeros(n, dtype=bool)
+    rep, uniq = _dedupe_rows(canonical_inputs(X), invalid)
+    u = len(uniq)
+    res = run_batch(model, X if u == n else X[uniq])
+    m = len(model.outputs)
+    if res[0] == "ok":
+        Y = np.asarray(res[1], dtype=float)
+        if Y.shape == (u, m) or (m == 1 and Y.shape == (u,)):
+            Y = Y.reshape(u, m)
+            finite = np.isfinite(Y).all(axis=1)
+            if runner.allow_nonfinite or finite.all():
+                if u < n:
+                    Y = Y[np.searchsorted(uniq, rep)]
+                    finite = finite[np.searchsorted(uniq, rep)]
+                status = np.full(n, "ok", dtype="<U11")
+                status[~finite] = "nonfinite"
+                return Evaluations(
+                    X=X, Y=Y, ok=np.ones(n, dtype=bool), status=status, errors=(None,) * n,
+                    keys=None, n_new=u, n_cached=n - u, n_attempts=u,
+                    inputs=tuple(model.inputs), outputs=tuple(model.outputs),
+                    model_name=str(getattr(model, "name", None) or type(model).__name__))
+    job = _Job(runner, model, X, invalid)
+    queue: deque = deque()
+    try:
+        job._handle(_Task(np.arange(u)), res, queue)
+        job._run_serial(queue)
+    except BaseException:
+        job._abort()
+        raise
+    if job.stop_error is not None:
+        raise job.stop_error
+    return job._result()
+
 
 
 #: rows hashed per block: a block stays in cache across the passes over it (hashing the
