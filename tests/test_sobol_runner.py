@@ -106,3 +106,18 @@ def test_row_hash_separates_structured_rows(d):
     for X in (rng.integers(-3, 4, size=(20000, d)) / 2.0,
               rng.integers(0, 2, size=(20000, d)).astype(float)):
         assert len(np.unique(_runner._row_hashes(X))) == len(_distinct(X))
+
+
+def test_lean_path_matches_the_general_path_on_a_study_sized_design():
+    # Up to 65536 rows, in-process vectorized calls without a store take the runner's
+    # lean path (a Sobol' design at n = 2^10 has 5120 rows); passing parameters forces
+    # the general path. Same Evaluations either way.
+    X = _design(np.random.default_rng(7), n=5000)
+    params = uqkit.Parameters(a=uqkit.Uniform(-2, 2), b=uqkit.Uniform(-2, 2),
+                              c=uqkit.Uniform(-2, 2))
+    lean = uqkit.Runner().evaluate(Counting(), X)
+    general = uqkit.Runner().evaluate(Counting(), X, parameters=params)
+    for field in ("Y", "ok", "status"):
+        np.testing.assert_array_equal(getattr(lean, field), getattr(general, field))
+    assert (lean.errors, lean.n_new, lean.n_cached, lean.n_attempts) == (
+        general.errors, general.n_new, general.n_cached, general.n_attempts)

@@ -776,7 +776,10 @@ class _Job:
             model_name=self.name)
 
 
-_FAST_MAX_ROWS = 1024  # small in-process batches (a sampler's step) take the lean path
+#: in-process batches up to this size take the lean path: a sampler's step, and the
+#: designs of small sensitivity studies (5120 rows for Ishigami at n = 2^10: 0.16 ms
+#: instead of 0.31 ms through _Job)
+_FAST_MAX_ROWS = 65536
 
 
 def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
@@ -790,7 +793,7 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
     """
     n = X.shape[0]
     invalid = np.zeros(n, dtype=bool)
-    rep, uniq = _dedupe_rows(canonical_inputs(X), invalid)
+    rep, uniq = _dedupe_rows(X, invalid)  # (canonicalises -0.0 itself: no copy)
     u = len(uniq)
     res = run_batch(model, X if u == n else X[uniq])
     m = len(model.outputs)
