@@ -76,3 +76,31 @@ def test_report_is_self_contained(post, tmp_path):
     assert len(imgs) == 3
     assert base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "http://" not in text and "https://" not in text and "<script" not in text
+
+
+def test_no_draws_when_the_budget_ends_in_warm_up(tmp_path):
+    # a 64-evaluation budget ends inside the 20-step minimum warm-up: no draws
+    t = np.linspace(0, 2, 6)
+    model = uqkit.as_model(lambda X: X[:, :1] + X[:, 1:2] * t[None, :], inputs=("a", "b"),
+                           outputs={"y": 6}, vectorized=True)
+    prior = uqkit.Parameters(a=uqkit.Normal(0, 2), b=uqkit.Normal(0, 2))
+    post = uqkit.calibrate(model, prior, {"y": 0.5 + t}, noise=uqkit.Gaussian(0.2),
+                           max_evaluations=64, n_walkers=16, rng=0)
+    assert post.n_draws == 0 and not post.has_draws and not post.converged
+    s = post.summary()
+    assert s.attrs["no_draws"] and s.shape == (2, 7) and s.isna().all().all()
+    assert "no posterior draws" in repr(post)
+    assert "No posterior draws" in post._repr_html_()
+    for kind in ("pair", "trace", "predictive"):
+        assert post.plot(kind) is not None
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    text = open(post.report(tmp_path / "r.html"), encoding="utf-8").read()
+    assert "No posterior draws" in text
+    with pytest.raises(uqkit.InvalidParameterError, match="no posterior draws"):
+        post.predict()
+    assert post.idata.posterior["a"].shape == (16, 0)
+
+
+def test_summary_flags_draws(post):
+    assert post.has_draws and post.summary().attrs["no_draws"] is False

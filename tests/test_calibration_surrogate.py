@@ -50,8 +50,9 @@ def _close(post, mean, sd, z=4.5):
 
 def test_delayed_acceptance_is_exact_with_a_biased_surrogate():
     mean, sd = _grid(_decay)
+    # refine=False: the biased surrogate screens as given (no refinement on full-model runs)
     post = uqkit.calibrate(MODEL, PRIOR, {"y": DATA}, noise=uqkit.Gaussian(SIGMA),
-                           surrogate=SURROGATE, target_ess=1000, rng=8)
+                           surrogate=SURROGATE, target_ess=1000, rng=8, refine=False)
     assert post.mode == "delayed_acceptance" and post.converged
     assert post.n_surrogate_evaluations > post.n_model_evaluations > 0
     assert _close(post, mean, sd), (post.samples.mean(), mean, post.samples.std(), sd)
@@ -105,3 +106,94 @@ def test_pce_surrogate_path():
                            surrogate="pce", target_ess=1000, rng=12)
     assert post.mode == "delayed_acceptance"
     assert _close(post, mean, sd)
+
+
+# -- FitzHugh-Nagumo: a prior-fitted PCE puts the posterior in the wrong place -------------
+FHN_SIGMA = 0.1
+FHN_PRIOR = uqkit.Parameters(a=uqkit.Uniform(0.3, 1.1), b=uqkit.Uniform(0.4, 1.2),
+                             tau=uqkit.Uniform(8.0, 16.0))
+
+
+def _fhn_problem(t_end, n_times):
+    """FitzHugh-Nagumo v(t): dv = v - v^3/3 - w + 0.5, dw = (v + a - b w) / tau."""
+    from scipy.integrate import solve_ivp
+    times = np.linspace(0.0, t_end, n_times + 1)[1:]
+
+    def solve(X):
+        X = np.atleast_2d(X)
+        a, b, tau = X[:, 0], X[:, 1], X[:, 2]
+        m = len(a)
+
+        def rhs(t, y):
+            v, w = y[:m], y[m:]
+            return np.concatenate([v - v**3 / 3 - w + 0.5, (v + a - b * w) / tau])
+        sol = solve_ivp(rhs, (0, times[-1]), np.r_[np.full(m, -1.0), np.full(m, 1.0)],
+                        t_eval=times, rtol=1e-6, atol=1e-8)
+        return sol.y[:m]
+
+    model = uqkit.as_model(solve, inputs=("a", "b", "tau"), outputs={"v": n_times},
+                           vectorized=True, name=f"fitzhugh_nagumo_{t_end:g}")
+    data = (solve(np.array([0.7, 0.8, 12.5]))[0]
+            + FHN_SIGMA * np.random.default_rng(7).standard_normal(n_times))
+    return model, {"v": data}
+
+
+def _check_fhn(t_end, n_times, target_ess, savings):
+    model, data = _fhn_problem(t_end, n_times)
+    kw = dict(noise=uqkit.Gaussian(FHN_SIGMA), target_ess=target_ess)
+    plain = uqkit.calibrate(model, FHN_PRIOR, data, rng=1, **kw)
+    da = uqkit.calibrate(model, FHN_PRIOR, data, surrogate="pce", rng=2, **kw)
+    assert plain.converged and da.converged and da.mode == "delayed_acceptance"
+    # two independent estimates: Monte-Carlo SEs add in quadrature; 4.5 SE (means: sd /
+    # sqrt(ESS), sds: sd / sqrt(2 ESS)), from each run's own bulk ESS
+    sd = plain.samples.std().to_numpy()
+    inv = 1 / plain.ess_bulk.to_numpy() + 1 / da.ess_bulk.to_numpy()
+    dmean = np.abs(plain.samples.mean().to_numpy() - da.samples.mean().to_numpy())
+    dsd = np.abs(plain.samples.std().to_numpy() - da.samples.std().to_numpy())
+    assert np.all(dmean <= 4.5 * sd * np.sqrt(inv)), (dmean / sd, np.sqrt(inv))
+    assert np.all(dsd <= 4.5 * sd * np.sqrt(inv / 2)), (dsd / sd, np.sqrt(inv / 2))
+    # full-model runs per effective sample, the PCE fit and its refinement included
+    per_ess = lambda p: p.n_model_evaluations / p.ess_bulk.min()  # noqa: E731
+    assert per_ess(da) < per_ess(plain) / savings, (per_ess(da), per_ess(plain))
+    info = da.surrogate_info
+    assert info["n_rounds"] >= 1 and info["n_fit_evaluations"] < da.n_model_evaluations
+
+
+def _fhn_reference():
+    """Plain-sampling reference of the 20-point problem (tests/reference/fhn20_posterior.json).
+
+    Regenerate: ``model, data = _fhn_problem(20.0, 20)``; ``uqkit.calibrate(model,
+    FHN_PRIOR, data, noise=uqkit.Gaussian(FHN_SIGMA), target_ess=4000, rng=123)``;
+    store its sample mean, sd and bulk ESS.
+    """
+    import json
+    from pathlib import Path
+    path = Path(__file__).parent / "reference" / "fhn20_posterior.json"
+    return json.loads(path.read_text())
+
+
+def test_fitzhugh_nagumo_delayed_acceptance_matches_the_full_model_posterior():
+    ref = _fhn_reference()
+    model, data = _fhn_problem(20.0, 20)
+    da = uqkit.calibrate(model, FHN_PRIOR, data, noise=uqkit.Gaussian(FHN_SIGMA),
+                         surrogate="pce", target_ess=400, rng=2)
+    assert da.converged and da.mode == "delayed_acceptance"
+    sd = np.array(ref["sd"])
+    # 4.5 Monte-Carlo SEs of the difference: sd / sqrt(ESS) (means), sd / sqrt(2 ESS)
+    # (sds) of the DA run and of the reference, added in quadrature
+    inv = 1 / da.ess_bulk.to_numpy() + 1 / np.array(ref["ess_bulk"])
+    dmean = np.abs(da.samples.mean().to_numpy() - ref["mean"])
+    dsd = np.abs(da.samples.std().to_numpy() - sd)
+    assert np.all(dmean <= 4.5 * sd * np.sqrt(inv)), (dmean / sd, np.sqrt(inv))
+    assert np.all(dsd <= 4.5 * sd * np.sqrt(inv / 2)), (dsd / sd, np.sqrt(inv / 2))
+    # the reference cost 38,263 runs for ESS >= 4000 (about 9 per ESS): DA must need
+    # at least 3x fewer, its PCE fit and refinement included
+    per_ess = da.n_model_evaluations / da.ess_bulk.min()
+    assert per_ess < ref["n_model_evaluations"] / min(ref["ess_bulk"]) / 3, per_ess
+    info = da.surrogate_info
+    assert info["n_rounds"] >= 1 and 0 < info["n_fit_evaluations"] < da.n_model_evaluations
+
+
+@pytest.mark.slow
+def test_fitzhugh_nagumo_benchmark_case_equals_plain_and_saves_3x():
+    _check_fhn(40.0, 40, target_ess=400, savings=3)

@@ -69,6 +69,26 @@ def test_to_xarray(res):
     assert ds["total_ci"].sel(bound="high", input="x1", output="y") == res.total_ci[
         "high"].loc["x1", "y"]
     assert ds.attrs["n_evaluations"] == res.n_evaluations
+    # second order: one value per pair, selectable by the two input names
+    assert ds["second"].dims == ("pair", "output")
+    assert ds["second_ci"].dims == ("bound", "pair", "output")
+    for (i, j), row in res.second.iterrows():
+        assert ds["second"].sel(input_i=i, input_j=j, output="y") == row["y"]
+        for bound in ("low", "high"):
+            assert ds["second_ci"].sel(bound=bound, input_i=i, input_j=j, output="y") == \
+                res.second_ci[bound].loc[(i, j), "y"]
+    assert list(ds.indexes["pair"]) == list(res.second.index)
+
+
+def test_to_xarray_second_order_without_intervals_and_first_order_only():
+    model, params, _ = ishigami()
+    bare = uqkit.sobol(model, params, 128, second_order=True, rng=3, n_resamples=0)
+    ds = bare.to_xarray()
+    assert "second" in ds and "second_ci" not in ds and "bound" not in ds.dims
+    np.testing.assert_array_equal(ds["second"].to_numpy(), bare.second.to_numpy())
+    first_only = uqkit.sobol(model, params, 128, rng=3, n_resamples=50).to_xarray()
+    assert "second" not in first_only and "pair" not in first_only.dims
+    assert "first_ci" in first_only
 
 
 def test_repr_and_html(res):

@@ -17,6 +17,7 @@ from ._noise import NoiseModel
 from ._posterior import Posterior
 from ._problem import build_problem
 from ._sampler import Driver, Settings
+from ._surrogate import DA_BETA, TemperedLogPosterior, fit_prior_pce, refine_surrogate
 from ._target import LogPosterior
 
 __all__ = ["calibrate"]
@@ -49,7 +50,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
               target_ess: float | None = 1000, max_evaluations: int | None = None,
               surrogate: Any = None, rng: Any = None, runner: Any = None,
               surrogate_mode: str = "delayed_acceptance", initial: Any = None,
-              ) -> Posterior:
+              refine: bool | None = None, study: str | None = None) -> Posterior:
     """Bayesian calibration of a model's parameters against observed data.
 
     Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` by an
@@ -88,9 +89,10 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         Budget of full-model evaluations. When neither ``n_steps`` nor
         ``max_evaluations`` is given, the budget is 1,000,000 evaluations.
     surrogate : Model or "pce", optional
-        A fitted surrogate of ``model`` (same inputs; the observed outputs),
-        or ``"pce"`` to fit :func:`uqkit.fit_pce` on prior samples. Used by
-        exact delayed acceptance by default.
+        A fitted surrogate of ``model`` (same inputs and outputs), or ``"pce"``
+        to fit :func:`uqkit.fit_pce` on a small prior design. Used by exact
+        delayed acceptance by default, after a refinement on full-model runs
+        near the posterior (``refine``).
     rng : None, int or numpy.random.Generator
         Seed; the same seed gives the same posterior, also after a resume.
     runner : Runner, optional
@@ -105,6 +107,18 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     initial : array, optional
         Starting points of the walkers, shape ``(n_walkers, d)`` or ``(d,)``
         (then a small ball around it). Default: draws from the prior.
+    refine : bool, optional
+        Refine the surrogate before sampling (default: True for delayed
+        acceptance, False for the approximate mode): a full-model mode search
+        and a few rounds of local PCE fits on full-model runs at the surrogate's
+        posterior (see Notes). ``False`` screens with the surrogate as given.
+    study : str, optional
+        Name of the calibration in the runner's store (default: the model's
+        name). A rerun with the same name resumes it; a changed study (data,
+        noise, prior, model, walkers, surrogate, seed, a smaller budget) is
+        refused with :class:`uqkit.StudyMismatchError` naming the field.
+        ``n_steps``, ``max_evaluations`` and ``target_ess`` may grow: the run
+        continues the stored chain.
 
     Returns
     -------
@@ -115,6 +129,9 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     InvalidParameterError
         For invalid arguments or data that do not match the model's outputs,
         before any model run.
+    StudyMismatchError
+        When the runner's store holds a different calibration under the same
+        study name (before any model run).
 
     Notes
     -----
@@ -152,11 +169,34 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     of surrogate steps (Liu 2001, surrogate transition) whose end point the full
     model accepts with probability ``min(1, pi(y) pi*(x) / (pi(x) pi*(y)))``:
     the chain targets the full model's posterior whatever the surrogate's error,
-    and saves evaluations in proportion to the surrogate's accuracy.
+    and saves evaluations in proportion to the surrogate's accuracy. The
+    screening density ``pi*`` is the surrogate posterior with its
+    log-likelihood scaled by 0.85 (slightly wider, so the sub-chains reach the
+    full posterior's tails); the sub-chain length follows the surrogate's error
+    at the walkers at the end of warm-up.
 
-    Checkpoints are named by a hash of the problem, the model identity, the
-    number of walkers, the warm-up length and the initial RNG state: resume with
-    the same arguments.
+    A surrogate fitted over the whole prior is often poor where the posterior
+    lives, so by default (``refine``) it is first refined, before any sampling
+    (Li & Marzouk 2014; local approximations, Conrad et al. 2016): the full
+    model's posterior mode is found by L-BFGS-B from the surrogate's best
+    point, with its Laplace covariance; then, in rounds, the full model runs at
+    draws of the current surrogate's posterior and of a Gaussian twice as wide,
+    and a PCE (least squares, degree capped by the number of runs) is fitted on
+    all runs in the whitened coordinates of the current posterior
+    approximation, within +-8 sd (the base surrogate continues it outside).
+    Rounds stop once the log-posterior error's sd, at the surrogate's
+    posterior draws and at the wide points in the full posterior's bulk, is
+    below 0.15 and the approximation moved by less than 0.25 sd. These runs are
+    counted in ``n_model_evaluations`` (``surrogate_info`` itemises them). The
+    surrogate is fixed before the chain starts, so every draw comes from exact
+    delayed acceptance for one fixed surrogate; no adaptation happens during
+    sampling.
+
+    With a store, the calibration is recorded as the study ``study`` (default
+    the model's name) and checkpointed every step; rerunning the same call
+    resumes it bitwise (the refinement runs again from the same seed and hits
+    the store's cache). A calibration without ``rng`` cannot be resumed and is
+    not checked.
 
     References
     ----------
@@ -168,6 +208,14 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     approximation. J. Comput. Graph. Stat. 14(4), 795-810.
     Liu, J. S. (2001). Monte Carlo Strategies in Scientific Computing, Sec. 9.4.3
     (surrogate transition method). Springer.
+    Li, J. and Marzouk, Y. M. (2014). Adaptive construction of surrogates for the
+    Bayesian solution of inverse problems. SIAM J. Sci. Comput. 36(3), A1163-A1186.
+    Conrad, P. R., Marzouk, Y. M., Pillai, N. S. and Smith, A. (2016). Accelerating
+    asymptotically exact MCMC for computationally intensive models via local
+    approximations. J. Am. Stat. Assoc. 111(516), 1591-1607.
+    Cui, T., Fox, C. and O'Sullivan, M. J. (2011). Bayesian calibration of a
+    large-scale geothermal reservoir model by a new adaptive delayed acceptance
+    Metropolis Hastings algorithm. Water Resour. Res. 47, W10521.
     Roberts, G. O. and Rosenthal, J. S. (2009). Examples of adaptive MCMC.
     J. Comput. Graph. Stat. 18(2), 349-367.
     Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. and Buerkner, P.-C. (2021).
@@ -221,6 +269,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         # per evaluation at the same effective samples per evaluation (measured on the
         # banana, benchmarks/bench_calibration.py); smaller budgets keep the steps
         n_walkers = 32
+    seeded = rng is not None
     rng = normalize_rng(rng)
     seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)
     X0 = _initial(initial, n_walkers, problem, rng)
@@ -234,34 +283,70 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     n_warmup = 200 if budget_steps == math.inf else int(np.clip(budget_steps // 4, 20, 2000))
     if n_steps is not None:
         n_warmup = min(n_warmup, max(n_steps - 1, 1))
+    if refine is None:
+        refine = surrogate is not None and surrogate_mode == "delayed_acceptance"
+    # the study is checked against the store before any model run (RELIABILITY A7)
+    store = getattr(runner, "store", None) if runner is not None else None
+    name, grown = None, False
+    if store is not None:
+        if seeded and hasattr(store, "check_study"):
+            study_id = "calibrate:" + (study if study is not None
+                                       else model_identity(model)["name"])
+            spec = _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine,
+                               seed_state, initial, n_steps, max_evaluations, target_ess)
+            old = store.check_study(study_id, spec, extendable=_EXTENDABLE)
+            grown = old is not None and any(old.get(f) != spec[f] for f in _EXTENDABLE)
+            name = study_id
+            n_warmup = _stored_warmup(store, name, n_warmup)
+        else:  # unseeded: a fresh chain every run (nothing to resume)
+            name = _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate,
+                                    surrogate_mode, refine, seed_state)
     mode = "plain"
     n_fit = 0
     surrogate_model = None
+    refinement = None
     if surrogate is not None:
         mode = surrogate_mode
+        # the surrogate's own stream: the same seed rebuilds the same surrogate on a resume
+        srng = np.random.default_rng(rng.integers(2**63))
         if isinstance(surrogate, str):
-            surrogate_model, n_fit = _fit_pce(model, problem, runner, rng)
+            surrogate_model, n_fit = fit_prior_pce(model, problem, runner, srng)
         else:
             surrogate_model = surrogate
+        if refine:
+            cap = None if max_evaluations is None else (max_evaluations - n_fit) // 2
+            refinement = refine_surrogate(problem, model, surrogate_model, runner, srng, X0,
+                                          max_evaluations=cap)
+            surrogate_model = refinement.surrogate
+            n_fit += refinement.n_evaluations
+            X0 = refinement.X_last
     settings = Settings(n_walkers=n_walkers, n_warmup=n_warmup, max_steps=n_steps,
                         max_evaluations=None if max_evaluations is None
                         else max_evaluations - n_fit,
-                        target_ess=target_ess, mode=mode)
+                        target_ess=target_ess, mode=mode, temper=refinement is None)
     full = LogPosterior(problem, model, runner)
-    surr = LogPosterior(problem, surrogate_model, None) if surrogate_model is not None else None
-    store = getattr(runner, "store", None) if runner is not None else None
-    name = None
-    if store is not None:
-        name = _checkpoint_name(problem, model, settings, seed_state, surrogate_model)
+    surr = None
+    if surrogate_model is not None:
+        surr = (TemperedLogPosterior(problem, surrogate_model, DA_BETA) if mode ==
+                "delayed_acceptance" else LogPosterior(problem, surrogate_model, None))
     driver = Driver(settings, full, surr, rng, store=store, name=name)
-    if driver.resume() and driver.stop_reason:
+    resumed = driver.resume()
+    if resumed and driver.stop_reason and not grown:
         result = driver._result()
     else:
+        driver.stop_reason = ""
         if driver.resumed_at is None:
             driver.start(X0)
         result = driver.run()
+    info = {}
+    if surrogate_model is not None:
+        info = {"n_fit_evaluations": n_fit, "refined": False, "n_rounds": 0, "errors": []}
+        if refinement is not None:
+            info.update(refined=refinement.converged, n_rounds=refinement.n_rounds,
+                        errors=[float(e) for e in refinement.errors])
     return Posterior._from_run(problem, result, settings, runner=runner,
-                               surrogate=surrogate_model, n_fit_evaluations=n_fit, rng=rng)
+                               surrogate=surrogate_model, n_fit_evaluations=n_fit, rng=rng,
+                               surrogate_info=info)
 
 
 def _has_pce() -> bool:
@@ -270,23 +355,6 @@ def _has_pce() -> bool:
         return False
     import uqkit.pce as pce
     return hasattr(pce, "fit_pce")
-
-
-def _fit_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generator):
-    """Fit ``uqkit.fit_pce`` on prior samples of the model inputs (``surrogate="pce"``)."""
-    import inspect
-
-    from ..pce import fit_pce
-    d = len(model.inputs)
-    n = max(10 * (d + 1) ** 2, 100)
-    kwargs: dict[str, Any] = {"n": n, "rng": rng}
-    try:
-        if "runner" in inspect.signature(fit_pce).parameters and runner is not None:
-            kwargs["runner"] = runner
-    except (TypeError, ValueError):  # pragma: no cover
-        pass
-    pce = fit_pce(model, problem.parameters.subset(model.inputs), **kwargs)
-    return pce, int(getattr(pce, "n_model_evaluations", n))
 
 
 def _check_surrogate(surrogate: Any, model: Any, problem: Any) -> None:
@@ -326,10 +394,46 @@ def _initial(initial: Any, n_walkers: int, problem: Any, rng: np.random.Generato
     return arr
 
 
-def _checkpoint_name(problem, model, settings, seed_state, surrogate) -> str:
+_EXTENDABLE = ("n_steps", "max_evaluations", "target_ess")
+
+
+def _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine, seed_state,
+                initial, n_steps, max_evaluations, target_ess) -> dict[str, Any]:
+    """What a resumed calibration must share with the stored one (budgets may grow)."""
+    ps = problem.spec()
+    if surrogate is None or isinstance(surrogate, str):
+        surr = surrogate
+    else:
+        surr = model_identity(surrogate)["id"]
+    init = None if initial is None else hashlib.sha256(
+        np.ascontiguousarray(np.asarray(initial, dtype=float)).tobytes()).hexdigest()[:16]
+    ident = model_identity(model)
+    # the model by its cache identity (name, version, inputs, outputs), as the runner's
+    # cache: a changed implementation under the same version only warns there
+    return {"model": ident["id"],
+            "prior": ps["parameters"], "data": ps["data"], "observed_outputs": ps["columns"],
+            "noise": ps["noise"], "sigma": ps["sigma"], "n_walkers": n_walkers,
+            "surrogate": None if surr is None else {"surrogate": surr, "mode": surrogate_mode,
+                                                     "refine": bool(refine)},
+            "seed": seed_state, "initial": init,
+            "n_steps": math.inf if n_steps is None else n_steps,
+            "max_evaluations": math.inf if max_evaluations is None else max_evaluations,
+            "target_ess": math.inf if target_ess is None else target_ess}
+
+
+def _stored_warmup(store, name: str, n_warmup: int) -> int:
+    """The warm-up length of the first run of a study (a grown budget keeps it)."""
+    got = store.load_checkpoint(name)
+    if got is not None and "n_warmup" in got[1]:
+        return int(got[1]["n_warmup"])
+    return n_warmup
+
+
+def _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate, surrogate_mode, refine,
+                     seed_state) -> str:
     spec = {"problem": problem.spec(), "model": model_identity(model)["id"],
-            "n_walkers": settings.n_walkers, "n_warmup": settings.n_warmup,
-            "mode": settings.mode, "seed": seed_state,
-            "surrogate": None if surrogate is None else model_identity(surrogate)["id"]}
+            "n_walkers": n_walkers, "n_warmup": n_warmup, "seed": seed_state,
+            "surrogate": surrogate if surrogate is None or isinstance(surrogate, str)
+            else model_identity(surrogate)["id"], "mode": surrogate_mode, "refine": refine}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
     return f"calibrate-{digest[:20]}"

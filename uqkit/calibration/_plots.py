@@ -21,6 +21,14 @@ def plot_posterior(post: Any, kind: str = "pair", *, ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
     names = list(post.names)[:_MAX_PARAMS]
     d = len(names)
+    if not post.has_draws and kind in ("pair", "trace"):
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 2))
+        ax = np.ravel(ax)[0] if isinstance(ax, np.ndarray) else ax
+        ax.text(0.5, 0.5, f"no posterior draws: stopped by {post.stop_reason} during warm-up",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
     if kind == "pair":
         if ax is None:
             _, ax = plt.subplots(d, d, figsize=(2.2 * d + 1, 2.2 * d + 1), squeeze=False)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._errors import InvalidParameterError
 from .._validation import check_int, normalize_rng
 from ._moves import MOVE_NAMES
 from ._target import evaluate_batch
@@ -49,6 +50,11 @@ class Posterior:
         Post-warm-up acceptance rate.
     move_probabilities : dict
         Probabilities of the sampler's moves chosen during warm-up.
+    surrogate_info : dict
+        With a surrogate: ``n_fit_evaluations`` (full-model runs of the PCE fit and
+        its refinement, included in ``n_model_evaluations``), ``n_rounds`` and
+        ``errors`` (sd of the surrogate's log-posterior error per refinement round)
+        and ``refined`` (its error reached the tolerance).
     """
 
     samples: pd.DataFrame
@@ -71,6 +77,7 @@ class Posterior:
     move_probabilities: dict[str, float]
     subchain_length: int
     resumed_at: int | None
+    surrogate_info: dict[str, Any] = field(default_factory=dict)
     _problem: Any = field(default=None, repr=False)
     _runner: Any = field(default=None, repr=False)
     _predictive: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -79,7 +86,7 @@ class Posterior:
     # ------------------------------------------------------------------ build
     @classmethod
     def _from_run(cls, problem, result, settings, *, runner, surrogate, n_fit_evaluations,
-                  rng) -> Posterior:
+                  rng, surrogate_info=None) -> Posterior:
         names = problem.names
         nw = result.n_warmup
         chain = np.ascontiguousarray(np.moveaxis(result.chain[nw:], 0, 1))  # (W, n, d)
@@ -106,7 +113,7 @@ class Posterior:
             acceptance_rate=float(acc.mean()) if acc.size else float("nan"),
             move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
-            _problem=problem, _runner=runner)
+            surrogate_info=dict(surrogate_info or {}), _problem=problem, _runner=runner)
         post._predictive.update(_predictive_draws(problem, result, runner))
         return post
 
@@ -132,21 +139,35 @@ class Posterior:
             self._idata.append(_build_idata(self))
         return self._idata[0]
 
+    @property
+    def has_draws(self) -> bool:
+        """False when the run stopped before any post-warm-up draw (budget spent in warm-up)."""
+        return self.n_draws > 0
+
     def summary(self, hdi_prob: float = 0.94) -> pd.DataFrame:
-        """Mean, sd, highest-density interval, ESS (bulk, tail) and R-hat per parameter."""
-        import arviz as az
+        """Mean, sd, highest-density interval, ESS (bulk, tail) and R-hat per parameter.
+
+        Without draws (:attr:`has_draws` False: the budget ran out during
+        warm-up) every value is NaN and ``summary().attrs["no_draws"]`` is True.
+        """
         lo, hi = [], []
-        for j in range(len(self.names)):
-            h = az.hdi(self.chain[:, :, j].ravel(), hdi_prob=hdi_prob)
-            lo.append(h[0])
-            hi.append(h[1])
+        if self.has_draws:
+            import arviz as az
+            for j in range(len(self.names)):
+                h = az.hdi(self.chain[:, :, j].ravel(), hdi_prob=hdi_prob)
+                lo.append(h[0])
+                hi.append(h[1])
+        else:
+            lo = hi = [np.nan] * len(self.names)
         pct = int(round(100 * hdi_prob))
         x = self.samples
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "mean": x.mean().values, "sd": x.std(ddof=1).values,
             f"hdi_{(100 - pct) / 2:g}%": lo, f"hdi_{100 - (100 - pct) / 2:g}%": hi,
             "ess_bulk": self.ess_bulk.values, "ess_tail": self.ess_tail.values,
             "r_hat": self.r_hat.values}, index=pd.Index(self.names, name="parameter"))
+        out.attrs["no_draws"] = not self.has_draws
+        return out
 
     # ------------------------------------------------------------------ prediction
     def predict(self, X: Any = None, n: int = 200, *, level: float = 0.9,
@@ -177,6 +198,11 @@ class Posterior:
         rng = normalize_rng(rng)
         problem = self._problem
         if X is None:
+            if not self.has_draws:
+                raise InvalidParameterError(
+                    "Posterior.predict has no posterior draws to use: the calibration stopped "
+                    f"by {self.stop_reason} during warm-up. Raise the budget (n_steps or "
+                    "max_evaluations), or pass parameter rows X.")
             idx = rng.choice(len(self.samples), size=min(n, len(self.samples)), replace=False)
             P = self.samples.to_numpy()[np.sort(idx)]
         else:
@@ -198,6 +224,10 @@ class Posterior:
         if self.mode != "plain":
             head += f", {_MODE_LABEL[self.mode]}"
         lines = [head + ")"]
+        if not self.has_draws:
+            lines.append(f"  no posterior draws: the budget ran out during warm-up "
+                         f"({self.stop_reason}); raise n_steps or max_evaluations")
+            return "\n".join(lines)
         x = self.samples
         for name in self.names:
             lines.append(f"  {name}: {x[name].mean():.4g} +- {x[name].std(ddof=1):.3g}")
@@ -311,5 +341,8 @@ def _build_idata(post: Posterior):
         rep = _noise_draws(problem, pred["X"].reshape(W * k, -1),
                            pred["Y"].reshape(W * k, -1), rng).reshape(W, k, -1)
         kwargs["posterior_predictive"] = {name: rep[:, :, i] for i, name in enumerate(obs_names)}
-    return az.from_dict(posterior=posterior, sample_stats=stats, observed_data=observed,
-                        **kwargs)
+    import warnings
+    with warnings.catch_warnings():  # arviz warns on zero draws (budget spent in warm-up)
+        warnings.simplefilter("ignore", UserWarning)
+        return az.from_dict(posterior=posterior, sample_stats=stats, observed_data=observed,
+                            **kwargs)

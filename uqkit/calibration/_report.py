@@ -28,7 +28,11 @@ def _status(post: Any) -> str:
     if post.mode == "approximate":
         parts.append(f"<div class='uqkit-warn'><b>{html.escape(_MODE_LABEL[post.mode])}</b>"
                      "</div>")
-    if post.converged:
+    if not post.has_draws:
+        parts.append("<div class='uqkit-warn'><b>No posterior draws</b>: the budget ran out "
+                     f"during warm-up ({html.escape(post.stop_reason)}). Raise n_steps or "
+                     "max_evaluations.</div>")
+    elif post.converged:
         parts.append(f"<div class='uqkit-ok'>Converged: minimum bulk ESS "
                      f"{np.nanmin(post.ess_bulk.values):.0f} &ge; {post.target_ess:g}, "
                      f"max R-hat {np.nanmax(post.r_hat.values):.4f} &lt; 1.01.</div>")

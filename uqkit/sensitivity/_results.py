@@ -89,18 +89,32 @@ class SobolResult:
         return pd.concat([p[cols] for p in parts], ignore_index=True)
 
     def to_xarray(self):
-        """An ``xarray.Dataset`` with dims ``input`` and ``output`` (and ``bound``)."""
+        """An ``xarray.Dataset`` with dims ``input`` and ``output`` (and ``bound``).
+
+        With second-order indices, ``second`` (and ``second_ci``) have a dim ``pair``
+        indexed by the levels ``input_i`` and ``input_j``, so
+        ``ds.second.sel(input_i="x1", input_j="x3")`` selects one pair.
+        """
         import xarray as xr
 
-        coords = {"input": list(self.first.index), "output": list(self.first.columns)}
+        coords: dict[str, Any] = {"input": list(self.first.index),
+                                  "output": list(self.first.columns)}
         data: dict[str, Any] = {
             "first": (("input", "output"), self.first.to_numpy()),
             "total": (("input", "output"), self.total.to_numpy())}
-        for name, ci in (("first_ci", self.first_ci), ("total_ci", self.total_ci)):
-            if ci is not None:
-                data[name] = (("bound", "input", "output"),
+        for name, ci, dim in (("first_ci", self.first_ci, "input"),
+                              ("total_ci", self.total_ci, "input"),
+                              ("second_ci", self.second_ci, "pair")):
+            if ci is not None and (dim == "input" or self.second is not None):
+                data[name] = (("bound", dim, "output"),
                               np.stack([ci["low"].to_numpy(), ci["high"].to_numpy()]))
                 coords["bound"] = ["low", "high"]
+        if self.second is not None:
+            data["second"] = (("pair", "output"), self.second.to_numpy())
+            pairs = pd.MultiIndex.from_tuples(list(self.second.index),
+                                              names=["input_i", "input_j"])
+            coords = xr.Coordinates.from_pandas_multiindex(pairs, "pair").merge(
+                xr.Coordinates(coords)).coords
         for name, se in (("first_se", self.first_se), ("total_se", self.total_se)):
             if se is not None:
                 data[name] = (("input", "output"), se.to_numpy())
