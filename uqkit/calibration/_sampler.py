@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._diagnostics import diagnose as _diagnose
+from ._history import History
 from ._moves import (
     INDEPENDENCE,
     LOCAL_WALK,
@@ -98,53 +99,6 @@ def diagnose(kept: np.ndarray, names=None) -> dict[str, Any]:
     give NaN diagnostics instead of an error.
     """
     return _diagnose(kept)
-
-
-class History:
-    """The chain, preallocated and grown by doubling (one copy per step, no lists)."""
-
-    def __init__(self, W: int, d: int, capacity: int = 256) -> None:
-        self.W, self.d, self.n = W, d, 0
-        self.x = np.empty((capacity, W, d))
-        self.lp = np.empty((capacity, W))
-        self.ll = np.empty((capacity, W))
-        self.acc = np.empty((capacity, W), dtype=bool)
-        self.ind = np.empty((capacity, W), dtype=np.int8)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def _grow(self, need: int) -> None:
-        cap = len(self.x)
-        if need <= cap:
-            return
-        new = max(2 * cap, need)
-        for key in ("x", "lp", "ll", "acc", "ind"):
-            old = getattr(self, key)
-            arr = np.empty((new,) + old.shape[1:], dtype=old.dtype)
-            arr[: self.n] = old[: self.n]
-            setattr(self, key, arr)
-
-    def append(self, x, lp, ll, acc, ind) -> None:
-        self._grow(self.n + 1)
-        t = self.n
-        self.x[t] = x
-        self.lp[t] = lp
-        self.ll[t] = ll
-        self.acc[t] = acc
-        self.ind[t] = ind
-        self.n = t + 1
-
-    def extend(self, part: dict[str, np.ndarray]) -> None:
-        m = len(part["x"])
-        self._grow(self.n + m)
-        a, b = self.n, self.n + m
-        self.x[a:b] = part["x"]
-        self.lp[a:b] = part["lp"]
-        self.ll[a:b] = part["ll"]
-        self.acc[a:b] = np.asarray(part["acc"]) > 0.5
-        self.ind[a:b] = np.asarray(part["ind"]).astype(np.int8)
-        self.n = b
 
 
 class Driver:
