@@ -79,13 +79,15 @@ def test_report_is_self_contained(post, tmp_path):
 
 
 def test_no_draws_when_the_budget_ends_in_warm_up(tmp_path):
-    # a 64-evaluation budget ends inside the 20-step minimum warm-up: no draws
+    # the smallest budget (2 x n_walkers: the starting points and one warm-up step) leaves
+    # no sampling step: no draws
     t = np.linspace(0, 2, 6)
     model = uqkit.as_model(lambda X: X[:, :1] + X[:, 1:2] * t[None, :], inputs=("a", "b"),
                            outputs={"y": 6}, vectorized=True)
     prior = uqkit.Parameters(a=uqkit.Normal(0, 2), b=uqkit.Normal(0, 2))
     post = uqkit.calibrate(model, prior, {"y": 0.5 + t}, noise=uqkit.Gaussian(0.2),
-                           max_evaluations=64, n_walkers=16, rng=0)
+                           max_evaluations=32, n_walkers=16, rng=0)
+    assert post.n_model_evaluations <= 32
     assert post.n_draws == 0 and not post.has_draws and not post.converged
     s = post.summary()
     assert s.attrs["no_draws"] and s.shape == (2, 7) and s.isna().all().all()
@@ -100,6 +102,20 @@ def test_no_draws_when_the_budget_ends_in_warm_up(tmp_path):
     with pytest.raises(uqkit.InvalidParameterError, match="no posterior draws"):
         post.predict()
     assert post.idata.posterior["a"].shape == (16, 0)
+
+
+def test_small_budget_is_respected_and_leaves_draws():
+    # a 64-evaluation budget was overrun by the 20-step minimum warm-up (336 runs); now the
+    # warm-up is shortened so that the budget holds and sampling steps remain
+    t = np.linspace(0, 2, 6)
+    model = uqkit.as_model(lambda X: X[:, :1] + X[:, 1:2] * t[None, :], inputs=("a", "b"),
+                           outputs={"y": 6}, vectorized=True)
+    prior = uqkit.Parameters(a=uqkit.Normal(0, 2), b=uqkit.Normal(0, 2))
+    for budget in (64, 200, 1000):
+        post = uqkit.calibrate(model, prior, {"y": 0.5 + t}, noise=uqkit.Gaussian(0.2),
+                               max_evaluations=budget, n_walkers=16, rng=0)
+        assert post.n_model_evaluations <= budget
+        assert post.stop_reason == "max_evaluations" and post.n_draws >= 1
 
 
 def test_summary_flags_draws(post):

@@ -154,8 +154,9 @@ class Driver:
                 self.stop_reason = "n_steps"
                 break
             in_warmup = self.t < s.n_warmup
-            sampling_full = not in_warmup and s.mode != "approximate"
-            if (sampling_full and s.max_evaluations is not None
+            # a warm-up step of plain sampling runs the full model too: the budget binds there
+            uses_full = (s.mode == "plain") if in_warmup else s.mode != "approximate"
+            if (uses_full and s.max_evaluations is not None
                     and self._eval_count() + self.W > s.max_evaluations):
                 self.stop_reason = "max_evaluations"
                 break
