@@ -133,27 +133,29 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         When the runner's store holds a different calibration under the same
         study name (before any model run).
 
-    Notes ----- The sampler is a population of independent
-    Metropolis-Hastings chains (walkers) that share one adaptive proposal, a
-    mixture of three moves: a random walk with the pooled warm-up covariance
-    (Haario et al. 2001), an independence proposal from a Gaussian mixture
-    fitted by EM to the warm-up draws with a defensive wide copy (Giordani &
-    Kohn 2010), and a local random walk whose covariance is that of a
-    mixture component drawn by its responsibility at the current point (its
-    proposal-density ratio is included, so it follows curved posteriors
-    exactly). Step sizes are tuned by Robbins-Monro towards 23.4 %
-    acceptance. The first 60 % of a warm-up of at least 200 steps targets
-    the tempered posterior (likelihood to the power ``0.03 ** (2 / d)``, at
-    most 0.1) so that the walkers spread into long curved tails; the mixture
-    fitted there, as multivariate t components with 3 degrees of freedom, is
-    the independence proposal's defensive part (weight 0.2), which keeps its
-    tails heavier than the posterior's. The move probabilities are set from
-    the squared jump distance each move achieved during warm-up
-    (independence capped at 1/2, every move at least 5 %). The kernel is
-    frozen after warm-up (the first quarter of the budget, or 200 steps when
-    running to ``target_ess``), so the chains are exact Markov chains, and
-    the walkers do not interact, so all proposals of a step go to the model
-    as one batch. Warm-up draws are discarded.
+    Notes
+    -----
+    The sampler is a population of independent Metropolis-Hastings chains
+    (walkers) that share one adaptive proposal, a mixture of three moves: a
+    random walk with the pooled warm-up covariance (Haario et al. 2001), an
+    independence proposal from a Gaussian mixture fitted by EM to the
+    warm-up draws with a defensive wide copy (Giordani & Kohn 2010), and a
+    local random walk whose covariance is that of a mixture component drawn
+    by its responsibility at the current point (its proposal-density ratio
+    is included, so it follows curved posteriors exactly). Step sizes are
+    tuned by Robbins-Monro towards 23.4 % acceptance. The first 60 % of a
+    warm-up of at least 200 steps targets the tempered posterior (likelihood
+    to the power ``0.03 ** (2 / d)``, at most 0.1) so that the walkers
+    spread into long curved tails; the mixture fitted there, as multivariate
+    t components with 3 degrees of freedom, is the independence proposal's
+    defensive part (weight 0.2), which keeps its tails heavier than the
+    posterior's. The move probabilities are set from the squared jump
+    distance each move achieved during warm-up (independence capped at 1/2,
+    every move at least 5 %). The kernel is frozen after warm-up (the first
+    quarter of the budget, or 200 steps when running to ``target_ess``), so
+    the chains are exact Markov chains, and the walkers do not interact, so
+    all proposals of a step go to the model as one batch. Warm-up draws are
+    discarded.
 
     We chose it over emcee's stretch and differential-evolution moves by
     measurement (``benchmarks/bench_calibration.py``, same problems, budgets
