@@ -19,9 +19,10 @@ import numpy as np
 from .._errors import InvalidParameterError, ModelEvaluationError
 from .._validation import as_2d_float, check_choice, check_int, check_real, fail
 from ..models._protocol import check_model, model_identity
+from . import _keys
 from ._evaluations import Evaluations
 from ._executors import TaskLost, make_backend
-from ._keys import canonical_inputs, key_array, key_prefixes, make_keys
+from ._keys import canonical_inputs, key_array, make_keys
 from ._store import HOST, Store
 from ._worker import dump_model, run_batch
 
@@ -780,7 +781,7 @@ def _dedupe_rows(Xc: np.ndarray, invalid: np.ndarray) -> tuple[np.ndarray, np.nd
 def _all_distinct(keys: list[bytes]) -> bool:
     """Whether no two cache keys are equal (one sort of their 8-byte prefixes; equal
     prefixes fall back to the exact per-key path)."""
-    prefix = key_prefixes(key_array(keys))
+    prefix = _keys.key_prefixes(key_array(keys))
     return len(np.unique(prefix)) == len(prefix)
 
 

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import StoreError, UQKitWarning
-from . import _store_read
-from ._keys import key_array, key_prefixes
+from . import _keys, _store_read
+from ._keys import key_array
 from ._store_db import HOST, Database, _pid_alive
 from ._store_index import block_refs, gather, locate, lost_attempts, requeue, write_rows
 from ._store_schema import DONE_CODES, SCHEMA_VERSION, STATUS, STATUS_CODE
@@ -105,6 +105,8 @@ def _groups(n: int, *columns: Any) -> list[tuple[tuple, np.ndarray]]:
     for i, key in enumerate(rows):
         groups.setdefault(key, []).append(i)
     return [(key, np.asarray(idx, dtype=np.intp)) for key, idx in groups.items()]
+
+
 class Store(Database):
     """Persistent, content-addressed store of model evaluations (SQLite).
 
@@ -126,6 +128,14 @@ class Store(Database):
     Pass ``store="study.db"`` to :class:`uqkit.Runner` to use one implicitly.
     The store holds only data (numbers, bytes, JSON), never pickles.
 
+    Layout (schema 2, :mod:`uqkit.runner._store_schema`): each commit's inputs and
+    outputs go into a few contiguous float64 blobs, and every evaluation into a
+    compact index keyed by the first 8 bytes of its SHA-256 cache key, verified
+    against the full key on lookup. A 2^17-row vectorized batch costs about what
+    writing the same rows to SQLite by hand does (``benchmarks/bench_runner.py``).
+    A store written by an older uqkit (schema 1) is migrated when opened, in one
+    transaction; a store from a newer uqkit is refused.
+
     Examples
     --------
     >>> import uqkit, tempfile, os
@@ -136,6 +146,7 @@ class Store(Database):
     ...     len(store.to_dataframe())
     8
     """
+
     # -- models ----------------------------------------------------------------------------
     def register_model(self, ident: dict[str, Any], inputs: Sequence[str],
                        outputs: Sequence[str]) -> int:
@@ -246,7 +257,7 @@ class Store(Database):
         n_out = self._shape(ref)[1]
         karr = key_array(keys)
         n = len(karr)
-        prefix = key_prefixes(karr)
+        prefix = _keys.key_prefixes(karr)
         status = np.full(n, "", dtype="<U11")
         attempts = np.zeros(n, dtype=np.int64)
         Y = np.full((n, n_out), np.nan)
@@ -326,7 +337,7 @@ class Store(Database):
         keys = list(keys)
         with self._transaction():
             live = self._live_claims(self.conn, time.time())
-        hit = np.isin(key_prefixes(key_array(keys)), live)
+        hit = np.isin(_keys.key_prefixes(key_array(keys)), live)
         return {k for k, h in zip(keys, hit.tolist()) if h}
 
     # -- results ---------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
     """Schema 1 kept one ``evaluations`` row per key (32-byte ``WITHOUT ROWID`` key) and
     claimed full keys."""
     from .._errors import StoreCorruptedError
-    from ._keys import key_prefixes
+    from . import _keys
 
     shapes = {ref: (len(json.loads(inputs)), len(json.loads(outputs)))
               for ref, inputs, outputs in conn.execute("SELECT ref, inputs, outputs FROM models")}
@@ -148,7 +148,7 @@ def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
         keys = keys if isinstance(keys, bytes) else b""
         full = np.frombuffer(keys[:len(keys) // 32 * 32], dtype=np.uint8).reshape(-1, 32)
         conn.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?)",
-                     (*head, key_prefixes(full).astype(">i8").tobytes()))
+                     (*head, _keys.key_prefixes(full).astype(">i8").tobytes()))
 
     def flush(group: list[tuple]) -> None:
         first = group[0]
@@ -162,7 +162,7 @@ def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
             if not first[2]:  # inputs unknown (a dead process's claim): attempts only
                 conn.executemany(
                     "INSERT OR REPLACE INTO lost(k, model_ref, attempts, updated) "
-                    "VALUES (?,?,?,?)", zip(key_prefixes(keys).tolist(), [ref] * len(group),
+                    "VALUES (?,?,?,?)", zip(_keys.key_prefixes(keys).tolist(), [ref] * len(group),
                                             attempts.tolist(), [first[9]] * len(group)))
                 return
             X = np.frombuffer(b"".join(r[2] for r in group), "<f8").reshape(len(group), n_in)
