@@ -2,6 +2,7 @@
 lost-attempts ledger, bulk writes with mixed statuses, and the ``evaluations`` view."""
 
 import json
+import os
 import shutil
 import socket
 import sqlite3
@@ -269,3 +270,59 @@ def test_damaged_block_is_reported_as_corruption(tmp_path):
         store.to_dataframe()
     with pytest.raises(uqkit.StoreCorruptedError):
         uqkit.Runner(store=path).evaluate(model, params.sample(50, rng=5))
+
+
+SCHEMA_1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE models(
+    ref INTEGER PRIMARY KEY, model_id TEXT UNIQUE NOT NULL, name TEXT, version TEXT,
+    identity TEXT, inputs TEXT, outputs TEXT, fingerprint TEXT, created REAL);
+CREATE TABLE evaluations(
+    key BLOB PRIMARY KEY, model_ref INTEGER NOT NULL, x BLOB NOT NULL, y BLOB,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, duration REAL,
+    host TEXT, pid INTEGER, updated REAL, error TEXT) WITHOUT ROWID;
+CREATE INDEX evaluations_by_model ON evaluations(model_ref);
+CREATE TABLE failures(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB, model_id TEXT, attempt INTEGER,
+    kind TEXT, error_type TEXT, message TEXT, traceback TEXT, details TEXT,
+    duration REAL, host TEXT, pid INTEGER, time REAL);
+CREATE INDEX failures_by_key ON failures(key);
+CREATE TABLE claims(
+    claim_id TEXT PRIMARY KEY, model_id TEXT, owner TEXT, host TEXT, pid INTEGER,
+    heartbeat REAL, keys BLOB);
+CREATE TABLE checkpoints(name TEXT PRIMARY KEY, arrays BLOB, meta TEXT, updated REAL);
+CREATE TABLE studies(study_id TEXT PRIMARY KEY, spec TEXT, created REAL, updated REAL);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def test_large_schema_1_store_is_migrated_in_pieces(tmp_path):
+    """A schema-1 store written with raw SQL: one 70 000-row batch (more than one
+    migration piece) and a live claim of full keys; every row is then served."""
+    path = tmp_path / "big.db"
+    model = uqkit.as_model(lambda X: X[:, :1] - X[:, 1:], inputs=("a", "b"), vectorized=True,
+                           name="big")
+    ident = model_identity(model)
+    X = np.random.default_rng(6).random((70_000, 2))
+    Y = X[:, :1] - X[:, 1:]
+    keys = make_keys(ident["id"], X)
+    con = sqlite3.connect(path)
+    con.executescript(SCHEMA_1)
+    con.execute("INSERT INTO models VALUES (1, ?, 'big', NULL, 'big@None', '[\"a\", \"b\"]', "
+                "'[\"y\"]', NULL, 0)", (ident["id"],))
+    con.executemany("INSERT INTO evaluations VALUES (?, 1, ?, ?, 'ok', 1, 0.5, 'h', 1, 7.0, "
+                    "NULL)", zip(keys, map(bytes, X), map(bytes, Y)))
+    # a live claim (this process) on two unstored keys, in the schema-1 form
+    extra = make_keys(ident["id"], np.array([[5.0, 6.0], [7.0, 8.0]]))
+    con.execute("INSERT INTO claims VALUES ('c', ?, 'o', ?, ?, 1e12, ?)",
+                (ident["id"], socket.gethostname(), os.getpid(),
+                 b"".join(extra)))
+    con.commit()
+    con.close()
+    with uqkit.Store(path) as store:
+        assert store.info()["evaluations"] == 70_000
+        assert store.pending_keys(extra + keys[:2]) == set(extra)
+        store.conn.execute("DELETE FROM claims")
+    ev = uqkit.Runner(store=path).evaluate(model, X)
+    assert ev.n_new == 0
+    np.testing.assert_array_equal(ev.Y, Y)

@@ -50,6 +50,7 @@ SCHEMA_VERSION = 2
 STATUS = ("ok", "nonfinite", "failed", "interrupted")
 STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
 DONE_CODES = (0, 1)
+_MIGRATE_ROWS = 65536
 
 #: target size of one block's x + y: small enough that reading one row (a
 #: lookup, the ``evaluations`` view) reads little, large enough for few block rows
@@ -74,17 +75,6 @@ CREATE TABLE IF NOT EXISTS collisions(
 CREATE TABLE IF NOT EXISTS lost(
     k INTEGER PRIMARY KEY, model_ref INTEGER NOT NULL, attempts INTEGER NOT NULL,
     updated REAL);
-CREATE VIEW IF NOT EXISTS evaluations AS
-    SELECT b.model_ref AS model_ref,
-           substr(b.x, 8 * b.n_in * e.pos + 1, 8 * b.n_in) AS x,
-           substr(b.y, 8 * b.n_out * e.pos + 1, 8 * b.n_out) AS y,
-           CASE e.status WHEN 0 THEN 'ok' WHEN 1 THEN 'nonfinite' WHEN 2 THEN 'failed'
-                ELSE 'interrupted' END AS status,
-           e.attempts AS attempts, b.duration AS duration, b.host AS host, b.pid AS pid,
-           b.updated AS updated, b.error AS error, e.block AS block, e.pos AS pos
-    FROM (SELECT block, pos, status, attempts FROM keyindex
-          UNION ALL SELECT block, pos, status, attempts FROM collisions) AS e
-    JOIN blocks AS b ON b.id = e.block;
 CREATE TABLE IF NOT EXISTS failures(
     id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB, model_id TEXT, attempt INTEGER,
     kind TEXT, error_type TEXT, message TEXT, traceback TEXT, details TEXT,
@@ -100,6 +90,21 @@ CREATE TABLE IF NOT EXISTS studies(study_id TEXT PRIMARY KEY, spec TEXT, created
 """
 
 
+_VIEW = """
+CREATE VIEW IF NOT EXISTS evaluations AS
+    SELECT b.model_ref AS model_ref,
+           substr(b.x, 8 * b.n_in * e.pos + 1, 8 * b.n_in) AS x,
+           substr(b.y, 8 * b.n_out * e.pos + 1, 8 * b.n_out) AS y,
+           CASE e.status WHEN 0 THEN 'ok' WHEN 1 THEN 'nonfinite' WHEN 2 THEN 'failed'
+                ELSE 'interrupted' END AS status,
+           e.attempts AS attempts, b.duration AS duration, b.host AS host, b.pid AS pid,
+           b.updated AS updated, b.error AS error, e.block AS block, e.pos AS pos
+    FROM (SELECT block, pos, status, attempts FROM keyindex
+          UNION ALL SELECT block, pos, status, attempts FROM collisions) AS e
+    JOIN blocks AS b ON b.id = e.block
+"""
+
+
 def _statements(script: str) -> list[str]:
     # the view's body holds no ';', so splitting on it is safe
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -110,6 +115,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     # statement by statement: executescript() would commit the caller's transaction
     for statement in _statements(_TABLES):
         conn.execute(statement)
+    conn.execute(_VIEW)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                  (str(SCHEMA_VERSION),))
 
@@ -134,13 +140,8 @@ def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
 
     shapes = {ref: (len(json.loads(inputs)), len(json.loads(outputs)))
               for ref, inputs, outputs in conn.execute("SELECT ref, inputs, outputs FROM models")}
-    old = conn.execute(
-        "SELECT key, model_ref, x, y, status, attempts, duration, host, pid, updated, error "
-        "FROM evaluations ORDER BY model_ref, updated, key").fetchall()
     claims = conn.execute("SELECT claim_id, model_id, owner, host, pid, heartbeat, keys "
                           "FROM claims").fetchall()
-    conn.execute("DROP INDEX IF EXISTS evaluations_by_model")
-    conn.execute("DROP TABLE evaluations")
     conn.execute("DROP TABLE claims")
     for statement in _statements(_TABLES):
         conn.execute(statement)
@@ -177,15 +178,21 @@ def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
                    duration=first[6], host=first[7], pid=first[8],
                    updated=first[9] if first[9] is not None else 0.0, error=first[10])
 
-    # rows of one commit share model, time, duration, host, pid and error text
     def shape(row: tuple) -> tuple:
         return (row[1], row[6], row[7], row[8], row[9], row[10], bool(row[2]), row[3] is None)
 
+    # streamed: rows of one commit (same model, time, duration, host, pid, error) are
+    # consecutive; at most _MIGRATE_ROWS of them are held in memory at once
     group: list[tuple] = []
-    for row in old:
-        if group and shape(row) != shape(group[0]):
+    for row in conn.execute(
+            "SELECT key, model_ref, x, y, status, attempts, duration, host, pid, updated, error "
+            "FROM evaluations ORDER BY model_ref, updated, key"):
+        if group and (shape(row) != shape(group[0]) or len(group) >= _MIGRATE_ROWS):
             flush(group)
             group = []
         group.append(row)
     if group:
         flush(group)
+    conn.execute("DROP INDEX IF EXISTS evaluations_by_model")
+    conn.execute("DROP TABLE evaluations")
+    conn.execute(_VIEW)
