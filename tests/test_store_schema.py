@@ -6,10 +6,14 @@ import os
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import subprocess_env
 
 import uqkit
 from uqkit.models import model_identity
@@ -326,3 +330,71 @@ def test_large_schema_1_store_is_migrated_in_pieces(tmp_path):
     ev = uqkit.Runner(store=path).evaluate(model, X)
     assert ev.n_new == 0
     np.testing.assert_array_equal(ev.Y, Y)
+
+
+BULK_CRASH_WORKER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from uqkit.runner import Store, make_keys
+    store = Store(sys.argv[1])
+    store.register_model({"id": "m", "name": "m", "version": None, "identity": "m"},
+                         ["a", "b"], ["y"])
+    rng = np.random.default_rng(int(sys.argv[2]))
+    for _ in range(20):
+        X = rng.random((300, 2))
+        keys = make_keys("m", X)
+        store.put_results("m", keys, X, X[:, :1] * 2, "ok", attempts=1, duration=0.1)
+        print(keys[0].hex(), flush=True)  # acknowledged: the commit returned
+""")
+
+
+def test_kill_inside_bulk_commit(tmp_path):
+    """A3 for 300-row batches (blocks + one json_each index statement): os._exit(9)
+    before a commit never leaves a partial batch, a dangling index row or a lost
+    acknowledged batch."""
+    script = tmp_path / "w.py"
+    script.write_text(BULK_CRASH_WORKER)
+    path = tmp_path / "s.db"
+    uqkit.Store(path).close()
+    acked: set[str] = set()
+    # the process dies before its k-th commit; the first one also commits the model
+    for trial, k in enumerate([3, 4, 8]):
+        out = subprocess.run([sys.executable, str(script), str(path), str(trial)],
+                             env=subprocess_env(UQKIT_TEST_CRASH_BEFORE_COMMIT=str(k)),
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 9, out.stderr
+        acked |= set(out.stdout.split())
+        with uqkit.Store(path) as store:
+            assert store.integrity_check() == "ok"
+            df = store.to_dataframe()  # every index row resolves to its block
+            assert len(df) % 300 == 0 and (df.status == "ok").all()
+            np.testing.assert_array_equal(df.y, 2 * df.a)
+            assert acked <= set(df.key) and len(df) == 300 * len(acked)
+            assert store.conn.execute("SELECT count(*) FROM keyindex").fetchone()[0] == len(df)
+    assert len(acked) == 1 + 3 + 7
+
+
+def test_killed_migration_leaves_the_old_store(tmp_path):
+    """A process killed in the middle of the migration leaves schema 1 intact."""
+    path = tmp_path / "old.db"
+    shutil.copy(V1, path)
+    before = _v1_rows(path)
+    code = textwrap.dedent("""
+        import os, sys
+        import uqkit, uqkit.runner._store_db as db
+        real = db.write_rows
+        calls = []
+        def dying(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                os._exit(9)
+            return real(*args, **kwargs)
+        db.write_rows = dying
+        uqkit.Store(sys.argv[1])
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 9, out.stderr
+    assert _v1_rows(path) == before
+    with uqkit.Store(path) as store:
+        assert store.integrity_check() == "ok" and len(store.to_dataframe()) == 23

@@ -47,13 +47,13 @@ def evaluations_frame(store: Any, models: list[dict[str, Any]]):
     conn = store.conn
     meta = conn.execute("SELECT id, model_ref, duration, host, error FROM blocks "
                         "ORDER BY id").fetchall()
-    if not meta or not models:
+    if not models:
         return pd.DataFrame(columns=_COLUMNS)
     ids = np.array([m[0] for m in meta], dtype=np.int64)
     entries = _entries(conn)
     where = np.searchsorted(ids, entries.block)
-    where[where >= len(ids)] = 0
-    if len(ids) and not np.array_equal(ids[where], entries.block):
+    if len(entries.block) and (where.max() >= len(ids)
+                               or not np.array_equal(ids[where], entries.block)):
         from .._errors import StoreCorruptedError
 
         raise StoreCorruptedError("the key index points at missing blocks")
