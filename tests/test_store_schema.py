@@ -244,7 +244,9 @@ def test_lost_attempts_of_a_dead_claim_are_counted(tmp_path):
     with uqkit.Store(path) as store:
         df = store.to_dataframe().set_index("a").sort_index()
         assert df.attempts.tolist() == [2, 2, 2, 1, 1]
-        assert store.info()["running_claims"] == 0
+        assert store.info()["running_claims"] == 0 and store.info()["evaluations"] == 5
+        assert store.summary().loc["h", "interrupted"] == 0
+        store.claim(model_identity(model)["id"], [], "o")  # drops the void ledger rows
         assert store.conn.execute("SELECT count(*) FROM lost").fetchone()[0] == 0
 
 

@@ -38,7 +38,7 @@ from .._errors import StoreError, UQKitWarning
 from . import _keys, _store_read
 from ._keys import key_array
 from ._store_db import HOST, Database, _pid_alive
-from ._store_index import block_refs, gather, locate, lost_attempts, requeue, write_rows
+from ._store_index import block_refs, gather, locate, lost_attempts, requeue, void_lost, write_rows
 from ._store_schema import DONE_CODES, SCHEMA_VERSION, STATUS, STATUS_CODE
 
 __all__ = ["Store", "Claimed", "SCHEMA_VERSION", "HOST"]
@@ -75,12 +75,23 @@ class Claimed:
 
 
 def _status_codes(status: Any, n: int) -> np.ndarray:
-    names = np.broadcast_to(np.asarray(status, dtype=str), (n,))
+    if isinstance(status, str):
+        status = [status] * n
+    names = status.tolist() if isinstance(status, np.ndarray) else list(status)
+    if len(names) == 1 and n != 1:
+        names = names * n
+    if n <= 64:
+        try:
+            return np.array([STATUS_CODE[s] for s in names], dtype=np.int64)
+        except KeyError as exc:
+            raise StoreError(f"Unknown evaluation status {exc.args[0]!r}; expected one of "
+                             f"{list(STATUS)}.") from None
+    arr = np.asarray(names, dtype=str)
     codes = np.full(n, -1, dtype=np.int64)
     for name, code in STATUS_CODE.items():
-        codes[names == name] = code
+        codes[arr == name] = code
     if (codes < 0).any():
-        bad = names[np.flatnonzero(codes < 0)[0]]
+        bad = arr[np.flatnonzero(codes < 0)[0]]
         raise StoreError(f"Unknown evaluation status {bad!r}; expected one of {list(STATUS)}.")
     return codes
 
@@ -264,10 +275,12 @@ class Store(Database):
         done = np.zeros(n, dtype=bool)
         with self._transaction():
             live = self._live_claims(conn, now)  # re-queues stale claims first
-            has_rows = conn.execute("SELECT 1 FROM blocks WHERE model_ref=? LIMIT 1",
-                                    (ref,)).fetchone()
-            # a model with no stored rows (a fresh study) needs no per-key lookup
-            if has_rows:
+            if conn.execute("SELECT EXISTS(SELECT 1 FROM lost)").fetchone()[0]:
+                void_lost(conn)
+            # an empty store (a fresh study) needs no per-key lookup. No index on
+            # blocks(model_ref) to ask per model: it would cost a third B-tree page in
+            # every one-row commit, and a lookup of keys that are absent is cheap
+            if conn.execute("SELECT EXISTS(SELECT 1 FROM blocks)").fetchone()[0]:
                 found = locate(conn, karr, model_ref=ref, X=X)
                 lost = lost_attempts(conn, ref, prefix)
                 if len(lost):  # attempts of keys lost with a dead process
@@ -355,7 +368,9 @@ class Store(Database):
         X = np.asarray(X, dtype="<f8").reshape(n, -1)
         Y = np.asarray(Y, dtype="<f8").reshape(n, -1)
         codes = _status_codes(status, n)
-        att = np.broadcast_to(np.asarray(attempts, dtype=np.int64), (n,))
+        att = np.asarray(attempts, dtype=np.int64).reshape(-1)
+        if len(att) != n:
+            att = np.full(n, att[0] if len(att) else 1, dtype=np.int64)
         with self._transaction() as conn:
             for (d, h, p), rows in _groups(n, duration, host, pid):
                 whole = len(rows) == n
@@ -452,7 +467,8 @@ class Store(Database):
         """Store-level facts: path, size, schema, claims, checkpoints, studies, integrity."""
         with self._snapshot() as conn:
             n_eval = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                         for t in ("keyindex", "collisions", "lost"))
+                         for t in ("keyindex", "collisions"))
+            n_eval += conn.execute(_store_read.LOST_COUNT).fetchone()[0]
             return {
                 "path": str(self.path),
                 "size_bytes": self.path.stat().st_size if self.path.exists() else 0,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +29,12 @@ from . import _keys
 from ._store_schema import BLOCK_BYTES, DONE_CODES
 
 __all__ = ["Found", "write_rows", "locate", "gather", "block_rows", "block_refs", "prefix_bytes",
-           "requeue", "lost_attempts"]
+           "requeue", "lost_attempts", "void_lost"]
 
 #: writes or lookups of more rows than this use one json_each statement
 _BULK = 256
+#: writes of at most this many rows take the plain-Python path (one block)
+_SMALL = 16
 _IN_CHUNK = 900  # bound parameters per "IN (...)" (SQLite's limit is 32766 or 999)
 
 
@@ -256,6 +259,11 @@ def write_rows(conn: sqlite3.Connection, *, model_ref: int, keys: np.ndarray, X:
     X = np.asarray(X, dtype="<f8").reshape(n, -1)
     n_in = X.shape[1]
     n_out = 0 if Y is None else np.shape(Y)[1]
+    keys = _keys.key_array(keys)
+    if n <= _SMALL and n <= block_rows(n_in, n_out):
+        _write_one_block(conn, model_ref, keys, X, Y, status, attempts,
+                         (duration, host, pid, updated, error))
+        return
     prefix = _keys.key_prefixes(keys)
     status = np.asarray(status, dtype=np.int64)
     attempts = np.asarray(attempts, dtype=np.int64)
@@ -300,6 +308,44 @@ def write_rows(conn: sqlite3.Connection, *, model_ref: int, keys: np.ndarray, X:
         _merge_lost(conn, model_ref, first, per, prefix)
 
 
+def _write_one_block(conn: sqlite3.Connection, model_ref: int, keys: np.ndarray,
+                     X: np.ndarray, Y: np.ndarray | None, status: Any, attempts: Any,
+                     meta: tuple) -> None:
+    """:func:`write_rows` for a few rows (one result, or a small batch): one block,
+    plain Python lists, SQLite's rowid as the block id (the same ``max + 1``)."""
+    n = len(keys)
+    prefix = _keys.key_prefixes(keys)
+    plist = prefix.tolist()
+    st = np.asarray(status, dtype=np.int64).tolist()
+    at = np.asarray(attempts, dtype=np.int64).tolist()
+    order = sorted(range(n), key=lambda i: (st[i], at[i], plist[i]))
+    if order != list(range(n)):
+        keys, X, prefix = keys[order], X[order], prefix[order]
+        Y = None if Y is None else np.asarray(Y, dtype="<f8")[order]
+        plist, st, at = prefix.tolist(), [st[i] for i in order], [at[i] for i in order]
+    block = conn.execute(
+        "INSERT INTO blocks(model_ref, n, n_in, n_out, x, y, duration, host, pid, updated, "
+        "error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (model_ref, n, X.shape[1], 0 if Y is None else np.shape(Y)[1],
+         np.ascontiguousarray(X, dtype="<f8").tobytes(),
+         None if Y is None else np.ascontiguousarray(Y, dtype="<f8").tobytes(), *meta)
+    ).lastrowid
+    before = conn.total_changes
+    # attempts lost with a dead process (``lost``) are added in the same statement; the
+    # ledger row is void from then on (its key is indexed)
+    sql = ("INSERT INTO keyindex(k, block, pos, status, attempts) SELECT ?1, ?2, ?3, ?4, "
+           "?5 + coalesce((SELECT attempts FROM lost WHERE k = ?1 AND model_ref = ?6), 0) "
+           "WHERE 1 ON CONFLICT(k) DO NOTHING")
+    if n == 1:
+        conn.execute(sql, (plist[0], block, 0, st[0], at[0], model_ref))
+    else:
+        conn.executemany(sql, [(plist[p], block, p, st[p], at[p], model_ref)
+                               for p in range(n)])
+    if conn.total_changes - before != n:
+        _resolve_conflicts(conn, model_ref, block, n, keys, X, prefix,
+                           np.array(st, dtype=np.int64), np.array(at, dtype=np.int64))
+
+
 def _resolve_conflicts(conn: sqlite3.Connection, model_ref: int, first: int, per: int,
                        keys: np.ndarray, X: np.ndarray, prefix: np.ndarray,
                        status: np.ndarray, attempts: np.ndarray) -> None:
@@ -335,7 +381,10 @@ def _resolve_conflicts(conn: sqlite3.Connection, model_ref: int, first: int, per
 
 def _merge_lost(conn: sqlite3.Connection, model_ref: int, first: int, per: int,
                 prefix: np.ndarray) -> None:
-    """Add the attempts lost with a dead process (``lost``) to the rows just written."""
+    """Add the attempts lost with a dead process (``lost``) to the rows just written.
+
+    A ledger row whose prefix is indexed is void (its attempts were added when the
+    row was written); :func:`void_lost` removes such rows."""
     rows = conn.execute(
         "SELECT j.key, l.attempts FROM json_each(?1) AS j CROSS JOIN lost AS l "
         "ON l.k = j.value WHERE l.model_ref = ?2", (_json(prefix), model_ref)).fetchall()
@@ -375,6 +424,12 @@ def requeue(conn: sqlite3.Connection, model_ref: int, prefix: np.ndarray, now: f
         "WHERE NOT EXISTS (SELECT 1 FROM keyindex WHERE k = j.value) "
         "ON CONFLICT(k) DO UPDATE SET attempts=attempts+1, updated=excluded.updated",
         (text, model_ref, now))
+
+
+def void_lost(conn: sqlite3.Connection) -> None:
+    """Drop ledger rows whose key has been stored since (their attempts were added)."""
+    conn.execute("DELETE FROM lost WHERE EXISTS (SELECT 1 FROM keyindex WHERE "
+                 "keyindex.k = lost.k)")
 
 
 def lost_attempts(conn: sqlite3.Connection, model_ref: int, prefix: np.ndarray) -> Found:

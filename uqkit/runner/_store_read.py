@@ -16,9 +16,12 @@ from ._keys import make_keys
 from ._store_index import Found, gather
 from ._store_schema import STATUS
 
-__all__ = ["evaluations_frame", "failures_frame", "summary_frame"]
+__all__ = ["evaluations_frame", "failures_frame", "summary_frame", "LOST_COUNT"]
 
 _COLUMNS = ["key", "model", "status", "attempts", "duration", "host", "error"]
+#: ledger rows still in force (a row whose key has been stored since is void)
+LOST_COUNT = ("SELECT count(*) FROM lost WHERE NOT EXISTS "
+              "(SELECT 1 FROM keyindex WHERE keyindex.k = lost.k)")
 
 
 def _entries(conn) -> Found:
@@ -118,7 +121,8 @@ def summary_frame(store: Any, models: list[dict[str, Any]]):
             name = STATUS[status] if 0 <= status < len(STATUS) else "unknown"
             c = counts.setdefault(ref, {})
             c[name] = c.get(name, 0) + n
-    for ref, n in conn.execute("SELECT model_ref, count(*) FROM lost GROUP BY model_ref"):
+    for ref, n in conn.execute(LOST_COUNT.replace("count(*)", "model_ref, count(*)")
+                               + " GROUP BY model_ref"):
         c = counts.setdefault(ref, {})  # interrupted, inputs unknown (a dead process's claim)
         c["interrupted"] = c.get("interrupted", 0) + n
     fails = dict(conn.execute("SELECT model_id, count(*) FROM failures GROUP BY model_id"))
