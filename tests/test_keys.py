@@ -88,3 +88,22 @@ def test_float32_widened_exactly():
     assert a != b
     (c,) = make_keys("m", np.array([[np.float32(0.1)]], dtype=np.float32))
     assert c == a
+
+
+def test_index_prefix_is_the_first_8_key_bytes():
+    """The store's index key: the first 8 bytes of the SHA-256 key, big-endian signed."""
+    from uqkit.runner._keys import key_array, key_prefixes
+
+    data, X = _golden()
+    keys = make_keys(data["model_id"], X)
+    want = [int.from_bytes(k[:8], "big", signed=True) for k in keys]
+    assert key_prefixes(key_array(keys)).tolist() == want
+    assert any(w < 0 for w in want) and any(w > 0 for w in want)
+    assert key_array(np.frombuffer(b"".join(keys), np.uint8)).shape == (len(keys), 32)
+    with pytest.raises(ValueError, match="32-byte"):
+        key_array([b"short"])
+
+
+def test_model_without_inputs_has_one_key():
+    (a, b) = make_keys("m", np.zeros((2, 0)))
+    assert a == b == hashlib.sha256(b"uqkit-key-1\0m\0").digest()

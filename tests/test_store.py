@@ -102,7 +102,7 @@ def test_malicious_pickles_never_executed(tmp_path):
 
     payload = pickle.dumps(Evil())
     con = sqlite3.connect(path)
-    con.execute("UPDATE evaluations SET x=?, y=?", (payload, payload))
+    con.execute("UPDATE blocks SET x=?, y=?", (payload, payload))
     con.execute("INSERT INTO checkpoints VALUES ('c', ?, '{}', 0)", (payload,))
     con.execute("INSERT INTO claims VALUES ('k', 'm', 'o', 'h', 1, 0, ?)", (payload,))
     con.commit()
@@ -122,9 +122,13 @@ def test_no_pickle_loading_in_store_modules():
     """Security 5, as a lint: the store and config modules never unpickle."""
     import uqkit.runner._store as store_mod
 
-    src = open(store_mod.__file__).read()
-    for banned in ("pickle.load", "dill", "allow_pickle=True", "cloudpickle"):
-        assert banned not in src
+    folder = os.path.dirname(store_mod.__file__)
+    modules = [f for f in os.listdir(folder) if f.startswith("_store")]
+    assert len(modules) >= 5
+    for name in modules:
+        src = open(os.path.join(folder, name)).read()
+        for banned in ("pickle.load", "dill", "allow_pickle=True", "cloudpickle"):
+            assert banned not in src, name
 
 
 def test_checkpoints_round_trip(store_path):
@@ -190,7 +194,8 @@ def test_eight_processes_upsert_concurrently(tmp_path):
         assert store.integrity_check() == "ok"
         con = store.conn
         assert con.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 4000
-        assert con.execute("SELECT count(DISTINCT key) FROM evaluations").fetchone()[0] == 4000
+        assert con.execute("SELECT count(DISTINCT x) FROM evaluations").fetchone()[0] == 4000
+        assert store.to_dataframe().key.nunique() == 4000
 
 
 CRASH_WORKER = textwrap.dedent("""
@@ -229,14 +234,15 @@ def test_kill_inside_commit(tmp_path):
         acked |= set(out.stdout.split())
         with uqkit.Store(path) as store:
             assert store.integrity_check() == "ok"
-            rows = store.conn.execute("SELECT key, x, y, status FROM evaluations").fetchall()
-            present = {r[0].hex() for r in rows}
-            assert acked <= present
-            for key, x, y, status in rows:  # no partial rows
+            rows = store.conn.execute("SELECT x, y, status FROM evaluations").fetchall()
+            present = set()
+            for x, y, status in rows:  # no partial rows
                 assert status == "ok" and len(x) == 16 and len(y) == 8
                 xs = np.frombuffer(x, "<f8")
                 assert np.frombuffer(y, "<f8")[0] == xs[0] * 2
-                assert make_keys("m", xs[None, :])[0] == key
+                present.add(make_keys("m", xs[None, :])[0].hex())
+            assert acked <= present
+            assert present == set(store.to_dataframe().key)
     assert len(acked) >= 20
 
 

@@ -19,9 +19,10 @@ import numpy as np
 from .._errors import InvalidParameterError, ModelEvaluationError
 from .._validation import as_2d_float, check_choice, check_int, check_real, fail
 from ..models._protocol import check_model, model_identity
+from . import _keys
 from ._evaluations import Evaluations
 from ._executors import TaskLost, make_backend
-from ._keys import canonical_inputs, make_keys
+from ._keys import canonical_inputs, key_array, make_keys
 from ._store import HOST, Store
 from ._worker import dump_model, run_batch
 
@@ -291,16 +292,21 @@ class _Job:
         if self.store is not None:
             self.ident = model_identity(model)
             keys = make_keys(self.ident["id"], Xc)
-            first: dict[bytes, int] = {}
-            if invalid.any():
-                rep = np.array([-1 if bad else first.setdefault(k, i)
-                                for i, (k, bad) in enumerate(zip(keys, invalid.tolist()))],
-                               dtype=np.intp)
+            if not invalid.any() and _all_distinct(keys):
+                # no duplicate rows: each row is its own representative
+                rep = np.arange(n, dtype=np.intp)
+                self.uniq = rep
+                self._ukeys = keys
             else:
-                rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
-                                  dtype=np.intp, count=n)
-            self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
-            self._ukeys = list(first)  # key of each unique row, in the order of uniq
+                first: dict[bytes, int] = {}
+                if invalid.any():
+                    rep = np.array([-1 if bad else first.setdefault(k, i) for i, (k, bad)
+                                    in enumerate(zip(keys, invalid.tolist()))], dtype=np.intp)
+                else:
+                    rep = np.fromiter((first.setdefault(k, i) for i, k in enumerate(keys)),
+                                      dtype=np.intp, count=n)
+                self.uniq = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+                self._ukeys = list(first)  # key of each unique row, in the order of uniq
         else:
             # no store, no keys: find identical rows with one lexicographic sort
             self.ident = None
@@ -380,30 +386,16 @@ class _Job:
 
     def _claim(self, todo: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """Serve stored results, claim the rest; keys another process holds are 'busy'."""
-        owned, busy, found = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner)
-        if len(owned) == len(todo) and not found:  # a fresh study: everything is ours
-            return todo, []
-        owned_set = set(owned)
-        mine, others, cached, blobs, statuses = [], [], [], [], []
-        uk = self._ukeys
-        for u in todo.tolist():
-            k = uk[u]
-            hit = found.get(k)
-            if k in owned_set:
-                mine.append(u)
-                if hit is not None:
-                    self.prev_attempts[u] = hit[2]
-            elif hit is not None and hit[0] in ("ok", "nonfinite"):
-                cached.append(u)
-                blobs.append(hit[1])
-                statuses.append(hit[0])
-            else:  # evaluated by another live process (or completed meanwhile)
-                others.append(u)
-        if cached:  # one decode for every cached row
-            self.uY[cached] = np.frombuffer(b"".join(blobs), dtype="<f8").reshape(
-                len(cached), self.m)
-            self.ustatus[cached] = statuses
-        return np.asarray(mine, dtype=np.intp), others
+        got = self.store.claim(self.ident["id"], self.ukeys(todo), self.owner,
+                               X=self.X[self.uniq[todo]])
+        mine = todo[got.owned]
+        self.prev_attempts[mine] = got.attempts[got.owned]
+        done = got.done
+        cached = todo[done]
+        self.uY[cached] = got.Y[done]
+        self.ustatus[cached] = got.status[done]
+        # the rest is evaluated by another live process (or completed meanwhile)
+        return mine, todo[~got.owned & ~done].tolist()
 
     def _wait_for_others(self, busy: np.ndarray) -> np.ndarray:
         """Wait for keys another live process is evaluating (F1); re-queue abandoned ones."""
@@ -769,7 +761,7 @@ class _Job:
         if self.runner.allow_nonfinite:
             ok |= status == "nonfinite"
         n_new = int(self.new.sum())
-        keys = tuple(k.hex() for k in self.keys) if self.store is not None else None
+        keys = tuple(map(bytes.hex, self.keys)) if self.store is not None else None
         return Evaluations(
             X=self.X, Y=Y, ok=ok, status=status, errors=tuple(errors), keys=keys,
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),
@@ -933,6 +925,13 @@ def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
     if k and idx[-1] - idx[0] == k - 1 and (k < 2 or bool(np.all(idx[1:] > idx[:-1]))):
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return idx
+
+
+def _all_distinct(keys: list[bytes]) -> bool:
+    """Whether no two cache keys are equal (one sort of their 8-byte prefixes; equal
+    prefixes fall back to the exact per-key path)."""
+    prefix = _keys.key_prefixes(key_array(keys))
+    return len(np.unique(prefix)) == len(prefix)
 
 
 def _is_range(idx) -> bool:

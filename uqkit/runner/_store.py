@@ -1,16 +1,17 @@
 """The persistent evaluation store (SQLite).
 
-Design (see RELIABILITY.md):
+Design (see RELIABILITY.md and :mod:`uqkit.runner._store_schema` for the layout):
 
 - WAL journal, ``synchronous=FULL``, a busy timeout, and one short transaction
   per result (or per vectorized batch), committed the moment it reaches the
   driver: a crash loses at most what was in flight.
-- Content-addressed: the primary key is the 32-byte SHA-256 cache key
-  (:mod:`uqkit.runner._keys`); inputs and outputs are stored bit-exactly as
-  little-endian float64 blobs, so ``-0.0``, subnormals, ``inf`` and NaN outputs
-  round-trip (they are never stored as NULL).
-- Upserts never overwrite a completed result, so at-least-once delivery
-  (Dask) is harmless.
+- Content-addressed: every evaluation is found by its 32-byte SHA-256 cache
+  key (:mod:`uqkit.runner._keys`), through a compact index on the key's first
+  8 bytes and a check of the full key. Inputs and outputs are stored bit-exactly
+  as little-endian float64 blobs (one blob per block of rows), so ``-0.0``,
+  subnormals, ``inf`` and NaN outputs round-trip (they are never stored as NULL).
+- Completed results are never overwritten, so at-least-once delivery (Dask)
+  is harmless.
 - In-flight work is recorded as *claims* (one row per batch, with owner,
   host, pid and heartbeat). Claims of dead processes on this host, or whose
   heartbeat is older than the lease, are stale and re-queued automatically.
@@ -20,98 +21,104 @@ Design (see RELIABILITY.md):
 
 from __future__ import annotations
 
-import contextlib
-import io
-import itertools
 import json
 import os
-import socket
 import sqlite3
 import stat
 import time
 import uuid
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._errors import StoreCorruptedError, StoreError, StudyMismatchError, UQKitWarning
+from .._errors import StoreError, UQKitWarning
+from . import _keys, _store_read
+from ._keys import key_array
+from ._store_db import HOST, Database, _pid_alive
+from ._store_index import block_refs, gather, locate, lost_attempts, requeue, void_lost, write_rows
+from ._store_schema import DONE_CODES, SCHEMA_VERSION, STATUS, STATUS_CODE
 
-__all__ = ["Store", "SCHEMA_VERSION"]
+__all__ = ["Store", "Claimed", "SCHEMA_VERSION", "HOST"]
 
-SCHEMA_VERSION = 1
-_SQLITE_HEADER = b"SQLite format 3\x00"
-_NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "afs", "beegfs",
-               "fuse.sshfs", "9p"}
-HOST = socket.gethostname()
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS models(
-    ref INTEGER PRIMARY KEY, model_id TEXT UNIQUE NOT NULL, name TEXT, version TEXT,
-    identity TEXT, inputs TEXT, outputs TEXT, fingerprint TEXT, created REAL);
-CREATE TABLE IF NOT EXISTS evaluations(
-    key BLOB PRIMARY KEY, model_ref INTEGER NOT NULL, x BLOB NOT NULL, y BLOB,
-    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1, duration REAL,
-    host TEXT, pid INTEGER, updated REAL, error TEXT) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS evaluations_by_model ON evaluations(model_ref);
-CREATE TABLE IF NOT EXISTS failures(
-    id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB, model_id TEXT, attempt INTEGER,
-    kind TEXT, error_type TEXT, message TEXT, traceback TEXT, details TEXT,
-    duration REAL, host TEXT, pid INTEGER, time REAL);
-CREATE INDEX IF NOT EXISTS failures_by_key ON failures(key);
-CREATE TABLE IF NOT EXISTS claims(
-    claim_id TEXT PRIMARY KEY, model_id TEXT, owner TEXT, host TEXT, pid INTEGER,
-    heartbeat REAL, keys BLOB);
-CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, arrays BLOB, meta TEXT,
-    updated REAL);
-CREATE TABLE IF NOT EXISTS studies(study_id TEXT PRIMARY KEY, spec TEXT, created REAL,
-    updated REAL);
-"""
 
 #: statuses of completed evaluations (served from the cache)
 DONE = ("ok", "nonfinite")
+_STATUS_NAMES = np.array(STATUS)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@dataclass(frozen=True)
+class Claimed:
+    """What :meth:`Store.claim` found and claimed, one entry per queried key.
+
+    ``owned``: now claimed by the caller (to evaluate); ``busy``: being evaluated by
+    another live process; ``status``: the stored status (``""`` when not stored);
+    ``attempts``: stored attempts (0 when not stored); ``Y``: outputs of completed
+    rows (NaN elsewhere).
+    """
+
+    owned: np.ndarray
+    busy: np.ndarray
+    status: np.ndarray
+    attempts: np.ndarray
+    Y: np.ndarray
+
+    @property
+    def done(self) -> np.ndarray:
+        return np.isin(self.status, DONE)
+
+    def __repr__(self) -> str:
+        return (f"Claimed(owned={int(self.owned.sum())}, busy={int(self.busy.sum())}, "
+                f"cached={int(self.done.sum())})")
 
 
-def _filesystem_type(path: Path) -> str | None:
-    """The mount type holding ``path`` (Linux ``/proc/mounts``), or None."""
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return None
-    target = str(path.resolve().parent)
-    best, fstype = "", None
-    for line in mounts:
-        parts = line.split()
-        if len(parts) >= 3:
-            mnt = parts[1]
-            if (target == mnt or target.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(
-                    best):
-                best, fstype = mnt, parts[2]
-    return fstype
+def _status_codes(status: Any, n: int) -> np.ndarray:
+    if isinstance(status, str):
+        status = [status] * n
+    names = status.tolist() if isinstance(status, np.ndarray) else list(status)
+    if len(names) == 1 and n != 1:
+        names = names * n
+    if n <= 64:
+        try:
+            return np.array([STATUS_CODE[s] for s in names], dtype=np.int64)
+        except KeyError as exc:
+            raise StoreError(f"Unknown evaluation status {exc.args[0]!r}; expected one of "
+                             f"{list(STATUS)}.") from None
+    arr = np.asarray(names, dtype=str)
+    codes = np.full(n, -1, dtype=np.int64)
+    for name, code in STATUS_CODE.items():
+        codes[arr == name] = code
+    if (codes < 0).any():
+        bad = arr[np.flatnonzero(codes < 0)[0]]
+        raise StoreError(f"Unknown evaluation status {bad!r}; expected one of {list(STATUS)}.")
+    return codes
 
 
-def _blob(a: np.ndarray) -> bytes:
-    return np.ascontiguousarray(a, dtype="<f8").tobytes()
+def _per_row(value: Any, n: int) -> list | None:
+    """``value`` as a list of n per-row values, or None when it is one value for all rows."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        values = list(value)
+        if len(values) != n:
+            raise StoreError(f"Expected one value per row ({n}); got {len(values)}.")
+        return values
+    return None
 
 
-def _unblob(b: bytes | None) -> np.ndarray | None:
-    return None if b is None else np.frombuffer(b, dtype="<f8")
+def _groups(n: int, *columns: Any) -> list[tuple[tuple, np.ndarray]]:
+    """Rows grouped by their values of per-row ``columns`` (first-seen order)."""
+    lists = [_per_row(c, n) for c in columns]
+    if all(v is None for v in lists):
+        return [(tuple(columns), np.arange(n))]
+    groups: dict[tuple, list[int]] = {}
+    rows = zip(*[v if v is not None else [c] * n for v, c in zip(lists, columns)])
+    for i, key in enumerate(rows):
+        groups.setdefault(key, []).append(i)
+    return [(key, np.asarray(idx, dtype=np.intp)) for key, idx in groups.items()]
 
 
-class Store:
+class Store(Database):
     """Persistent, content-addressed store of model evaluations (SQLite).
 
     Parameters
@@ -132,6 +139,14 @@ class Store:
     Pass ``store="study.db"`` to :class:`uqkit.Runner` to use one implicitly.
     The store holds only data (numbers, bytes, JSON), never pickles.
 
+    Layout (schema 2, :mod:`uqkit.runner._store_schema`): each commit's inputs and
+    outputs go into a few contiguous float64 blobs, and every evaluation into a
+    compact index keyed by the first 8 bytes of its SHA-256 cache key, verified
+    against the full key on lookup. A 2^17-row vectorized batch costs about what
+    writing the same rows to SQLite by hand does (``benchmarks/bench_runner.py``).
+    A store written by an older uqkit (schema 1) is migrated when opened, in one
+    transaction; a store from a newer uqkit is refused.
+
     Examples
     --------
     >>> import uqkit, tempfile, os
@@ -142,176 +157,6 @@ class Store:
     ...     len(store.to_dataframe())
     8
     """
-
-    def __init__(self, path: str | os.PathLike, *, timeout: float = 60.0,
-                 lease: float = 120.0) -> None:
-        self.path = Path(path).expanduser()
-        self.timeout = float(timeout)
-        self.lease = float(lease)
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        self._refs: dict[str, int] = {}
-        self._open()
-
-    # -- connection management ---------------------------------------------------------
-    def _open(self) -> None:
-        path = self.path
-        if path.exists():
-            if path.is_dir():
-                raise StoreError(f"The store path {str(path)!r} is a directory, not a file.")
-            self._check_header(path)
-        else:
-            if not path.parent.exists():
-                raise StoreError(
-                    f"The folder of the store {str(path)!r} does not exist; create it first.")
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
-        try:
-            conn = sqlite3.connect(str(path), timeout=self.timeout, isolation_level=None,
-                                   check_same_thread=False)
-        except sqlite3.DatabaseError as exc:  # pragma: no cover - defensive
-            raise self._corrupted(exc) from exc
-        self._conn = conn
-        try:
-            # read the schema before changing anything: a foreign or damaged file is
-            # refused untouched (setting WAL mode would rewrite its header)
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            version = self._schema_version()
-            if version is not None and version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"The store {str(path)!r} was written by a newer uqkit (schema "
-                    f"{version} > {SCHEMA_VERSION}); upgrade uqkit to open it.")
-            fstype = _filesystem_type(path)
-            if fstype in _NETWORK_FS:
-                warnings.warn(
-                    f"The store {str(path)!r} is on a network filesystem ({fstype}); SQLite's WAL "
-                    "mode is unsafe there, so uqkit uses a rollback journal (slower; keep one "
-                    "writer at a time, or put the store on a local disk).", UQKitWarning,
-                    stacklevel=3)
-                conn.execute("PRAGMA journal_mode=DELETE")
-            else:
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: random-key inserts stay in cache
-            if version is None:
-                with self._transaction():
-                    if self._schema_version() is None:  # not created meanwhile by another
-                        # statement by statement: executescript() would commit our transaction
-                        for statement in _SCHEMA.split(";"):
-                            if statement.strip():
-                                conn.execute(statement)
-                        conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                                     (str(SCHEMA_VERSION),))
-                        conn.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)",
-                                     (repr(time.time()),))
-        except sqlite3.OperationalError as exc:
-            self.close()
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(
-                    f"The store {str(path)!r} stayed locked by another process for "
-                    f"{self.timeout:g} s. It is not corrupted; retry, or raise timeout=.") from exc
-            raise self._corrupted(exc) from exc
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            raise self._corrupted(exc) from exc
-        except BaseException:
-            self.close()
-            raise
-
-    def _check_header(self, path: Path) -> None:
-        try:
-            with open(path, "rb") as fh:
-                header = fh.read(100)
-        except OSError as exc:
-            raise StoreError(f"Cannot read the store {str(path)!r}: {exc}") from exc
-        if len(header) == 0:
-            return  # an empty file (e.g. created by us and crashed before init) is fine
-        if len(header) < 100 or header[:16] != _SQLITE_HEADER:
-            raise self._corrupted("the file does not start with a valid SQLite header")
-
-    def _corrupted(self, cause: Any) -> StoreCorruptedError:
-        return StoreCorruptedError(
-            f"The store {str(self.path)!r} is corrupted or is not a uqkit store ({cause}). "
-            "uqkit will not overwrite it. Recovery: keep a copy of the file, then try "
-            f"`sqlite3 {self.path} .recover | sqlite3 recovered.db` and open recovered.db, or "
-            "point the study at a new store path.")
-
-    def _schema_version(self) -> int | None:
-        conn = self._conn
-        has_meta = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-        if not has_meta:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables:
-                raise self._corrupted("a SQLite database without uqkit's tables")
-            return None
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            raise self._corrupted("no schema version")
-        return int(row[0])
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"The store {str(self.path)!r} is closed.")
-        if os.getpid() != self._pid:  # forked child: never share a connection
-            self._pid = os.getpid()
-            self._conn = None
-            self._open()
-        return self._conn
-
-    @contextlib.contextmanager
-    def _transaction(self, immediate: bool = True):
-        conn = self._conn if self._conn is not None else self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield conn
-                _before_commit_hook()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise StoreError(
-                    f"The store {str(self.path)!r} stayed locked by another process for "
-                    f"{self.timeout:g} s. It is not corrupted; retry, or raise timeout=.") from exc
-            if "full" in text:
-                raise StoreError(
-                    f"The disk holding the store {str(self.path)!r} is full ({text}); stored "
-                    "results are safe. Free space and rerun to resume.") from exc
-            raise
-
-    def close(self) -> None:
-        """Close the connection (the file stays)."""
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        with contextlib.suppress(Exception):
-            self.close()
-
-    def __reduce__(self):
-        # a Store travels (e.g. inside a Runner) as its path, never as a connection
-        return (Store, (str(self.path),), {"timeout": self.timeout, "lease": self.lease})
-
-    def __setstate__(self, state):  # pragma: no cover - set by __reduce__
-        self.timeout = state["timeout"]
-        self.lease = state["lease"]
-
-    def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
 
     # -- models ----------------------------------------------------------------------------
     def register_model(self, ident: dict[str, Any], inputs: Sequence[str],
@@ -355,87 +200,127 @@ class Store:
             ref = self._refs[model_id] = row[0]
         return ref
 
+    def _shape(self, ref: int) -> tuple[int, int]:
+        """``(n_inputs, n_outputs)`` of the model ``ref``."""
+        shape = self._shapes.get(ref)
+        if shape is None:
+            row = self.conn.execute("SELECT inputs, outputs FROM models WHERE ref=?",
+                                    (ref,)).fetchone()
+            if row is None:
+                raise StoreError(f"Unknown model reference {ref}.")
+            try:
+                shape = (len(json.loads(row[0])), len(json.loads(row[1])))
+            except (TypeError, ValueError) as exc:
+                raise self._corrupted(f"model {ref} has unreadable input/output names") from exc
+            self._shapes[ref] = shape
+        return shape
+
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, np.ndarray | None, int]]:
         """Stored ``(status, y, attempts)`` of the given keys (missing keys are absent)."""
-        return {k: (status, _unblob(y), attempts)
+        return {k: (status, None if y is None else np.frombuffer(y, dtype="<f8"), attempts)
                 for k, (status, y, attempts) in self.lookup_raw(keys).items()}
 
     def lookup_raw(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, bytes | None, int]]:
-        """Like :meth:`lookup`, with outputs as raw little-endian float64 bytes."""
-        conn = self.conn
+        """Like :meth:`lookup`, with outputs as raw little-endian float64 bytes.
+
+        Keys of any model; each hit is verified by recomputing its stored key.
+        """
+        keys = list(keys)
         out: dict[bytes, tuple[str, bytes | None, int]] = {}
-        chunk = 900
-        for start in range(0, len(keys), chunk):
-            part = keys[start:start + chunk]
-            q = ("SELECT key, status, y, attempts FROM evaluations WHERE key IN ("
-                 + ",".join("?" * len(part)) + ")")
-            out.update((r[0], r[1:]) for r in conn.execute(q, part).fetchall())
+        with self._snapshot() as conn:
+            found = locate(conn, key_array(keys))
+            if not len(found):
+                return out
+            refs = block_refs(conn, found.block)
+            for ref in np.unique(refs).tolist():
+                part = found.take(refs == ref)
+                Y = gather(conn, part, "y", self._shape(ref)[1])
+                for i, s, a, y in zip(part.index.tolist(), part.status.tolist(),
+                                      part.attempts.tolist(), Y):
+                    out[keys[i]] = (STATUS[s], y.tobytes() if s in DONE_CODES else None, a)
         return out
 
     # -- claims ------------------------------------------------------------------------------
-    def claim(self, model_id: str, keys: Sequence[bytes], owner: str
-              ) -> tuple[list[bytes], set[bytes], dict[bytes, tuple[str, bytes | None, int]]]:
+    def claim(self, model_id: str, keys: Sequence[bytes], owner: str, *,
+              X: np.ndarray | None = None) -> Claimed:
         """Atomically claim the keys that are neither done nor claimed by a live owner.
 
-        Returns ``(owned, busy, found)``: keys now claimed by ``owner``, keys being
-        evaluated by another live process, and the stored ``(status, y bytes, attempts)``
-        of keys already in the store (completed ones are served from it; others
-        were failed, interrupted or stale and are re-queued among ``owned``).
+        Parameters
+        ----------
+        model_id, keys, owner
+            The model, the cache keys of its rows, and the claiming driver.
+        X : ndarray, optional
+            The inputs of the keys (then a hit is verified by comparing inputs,
+            not by recomputing keys).
+
+        Returns
+        -------
+        Claimed
+            Which keys are now claimed by ``owner``, which are being evaluated by
+            another live process, and the stored status, attempts and outputs of
+            keys already in the store (completed ones are served from it; failed,
+            interrupted or stale ones are re-queued among the owned).
         """
         conn = self.conn
         now = time.time()
         ref = self._ref(model_id)
+        n_out = self._shape(ref)[1]
+        karr = key_array(keys)
+        n = len(karr)
+        prefix = _keys.key_prefixes(karr)
+        status = np.full(n, "", dtype="<U11")
+        attempts = np.zeros(n, dtype=np.int64)
+        Y = np.full((n, n_out), np.nan)
+        done = np.zeros(n, dtype=bool)
         with self._transaction():
-            has_rows = conn.execute("SELECT 1 FROM evaluations WHERE model_ref=? LIMIT 1",
-                                    (ref,)).fetchone()
-            # a model with no stored rows (a fresh study) needs no per-key lookup
-            found = self.lookup_raw(keys) if has_rows else {}
-            busy_claims = self._live_claims(conn, now)
-            busy: set[bytes] = set()
-            if not found and not busy_claims:  # a fresh study: every key is ours
-                owned = list(keys)
-            else:
-                owned = []
-                for k in keys:
-                    prev = found.get(k)
-                    if prev is not None and prev[0] in DONE:
-                        continue
-                    if k in busy_claims:
-                        busy.add(k)
-                        continue
-                    owned.append(k)
-            if owned:
+            live = self._live_claims(conn, now)  # re-queues stale claims first
+            if conn.execute("SELECT EXISTS(SELECT 1 FROM lost)").fetchone()[0]:
+                void_lost(conn)
+            # an empty store (a fresh study) needs no per-key lookup. No index on
+            # blocks(model_ref) to ask per model: it would cost a third B-tree page in
+            # every one-row commit, and a lookup of keys that are absent is cheap
+            if conn.execute("SELECT EXISTS(SELECT 1 FROM blocks)").fetchone()[0]:
+                found = locate(conn, karr, model_ref=ref, X=X)
+                lost = lost_attempts(conn, ref, prefix)
+                if len(lost):  # attempts of keys lost with a dead process
+                    lost = lost.take(~np.isin(lost.index, found.index))
+                    found = found.concat(lost)
+                status[found.index] = _STATUS_NAMES[found.status]
+                attempts[found.index] = found.attempts
+                complete = np.isin(found.status, DONE_CODES)
+                if complete.any():
+                    hit = found.take(complete)
+                    done[hit.index] = True
+                    Y[hit.index] = gather(conn, hit, "y", n_out)
+            busy = np.zeros(n, dtype=bool)
+            if len(live):
+                busy = ~done & np.isin(prefix, live)
+            owned = ~done & ~busy
+            if owned.any():
                 conn.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?)",
                              (uuid.uuid4().hex, model_id, owner, HOST, os.getpid(), now,
-                              b"".join(owned)))
-        return owned, busy, found
+                              prefix[owned].astype(">i8").tobytes()))
+        return Claimed(owned=owned, busy=busy, status=status, attempts=attempts, Y=Y)
 
-    def _live_claims(self, conn: sqlite3.Connection, now: float) -> set[bytes]:
-        """Keys under live claims; stale claims are removed and their keys re-queued (A4)."""
-        live: set[bytes] = set()
-        stale: list[tuple[str, bytes, str]] = []
-        for claim_id, model_id, host, pid, heartbeat, keys in conn.execute(
-                "SELECT claim_id, model_id, host, pid, heartbeat, keys FROM claims"):
-            dead = (host == HOST and not _pid_alive(pid)) or (now - heartbeat > self.lease)
-            if dead:
-                stale.append((claim_id, keys, model_id))
-            else:
-                live.update(keys[i:i + 32] for i in range(0, len(keys), 32))
-        for claim_id, keys, model_id in stale:
+    def _live_claims(self, conn: sqlite3.Connection, now: float) -> np.ndarray:
+        """Key prefixes under live claims; stale claims are removed and re-queued (A4)."""
+        live: list[np.ndarray] = []
+        for claim_id, model_id, host, pid, heartbeat, blob in conn.execute(
+                "SELECT claim_id, model_id, host, pid, heartbeat, prefixes FROM claims"
+        ).fetchall():
+            blob = blob if isinstance(blob, bytes) else b""
+            prefix = np.frombuffer(blob[:len(blob) // 8 * 8], dtype=">i8").astype(np.int64)
+            if not ((host == HOST and not _pid_alive(pid)) or (now - heartbeat > self.lease)):
+                live.append(prefix)
+                continue
             conn.execute("DELETE FROM claims WHERE claim_id=?", (claim_id,))
-            ref = self._ref(model_id)
-            # count the lost attempt on keys that never completed
-            for i in range(0, len(keys), 32):
-                conn.execute(
-                    "UPDATE evaluations SET attempts=attempts+1, status='interrupted' "
-                    "WHERE key=? AND status NOT IN ('ok','nonfinite')", (keys[i:i + 32],))
-                conn.execute(
-                    "INSERT OR IGNORE INTO evaluations(key, model_ref, x, status, attempts, "
-                    "updated, error) VALUES (?,?,?,?,?,?,?)",
-                    (keys[i:i + 32], ref, b"", "interrupted", 1, now,
-                     "claim of a dead process re-queued"))
-        return live
+            try:
+                ref = self._ref(model_id)
+            except StoreError:
+                continue  # a claim of a model never registered: nothing to re-queue
+            requeue(conn, ref, prefix, now)
+        return np.concatenate(live) if live else np.zeros(0, dtype=np.int64)
 
     def heartbeat(self, owner: str) -> None:
         """Refresh the heartbeat of every claim held by ``owner``."""
@@ -446,21 +331,27 @@ class Store:
                 ) -> None:
         """Drop ``owner``'s claims; mark ``(key, model_id, x)`` in flight as interrupted."""
         now = time.time()
-        with self._transaction():
-            conn = self.conn
+        by_model: dict[str, list[tuple[bytes, np.ndarray]]] = {}
+        for k, mid, x in interrupted:
+            by_model.setdefault(mid, []).append((k, x))
+        with self._transaction() as conn:
             conn.execute("DELETE FROM claims WHERE owner=?", (owner,))
-            conn.executemany(
-                "INSERT INTO evaluations(key, model_ref, x, status, attempts, host, pid, updated,"
-                " error) VALUES (?,?,?,'interrupted',1,?,?,?,'interrupted') ON CONFLICT(key) DO "
-                "UPDATE SET status='interrupted', updated=excluded.updated "
-                "WHERE evaluations.status NOT IN ('ok','nonfinite')",
-                [(k, self._ref(mid), _blob(x), HOST, os.getpid(), now)
-                 for k, mid, x in interrupted])
+            for mid, rows in by_model.items():
+                ref = self._ref(mid)
+                write_rows(conn, model_ref=ref, keys=key_array([k for k, _ in rows]),
+                           X=np.array([x for _, x in rows], dtype="<f8").reshape(
+                               len(rows), self._shape(ref)[0]),
+                           Y=None, status=np.full(len(rows), STATUS_CODE["interrupted"]),
+                           attempts=np.ones(len(rows), dtype=np.int64), duration=None,
+                           host=HOST, pid=os.getpid(), updated=now, error="interrupted")
 
     def pending_keys(self, keys: Sequence[bytes]) -> set[bytes]:
         """Keys of ``keys`` still under a live claim of another process."""
+        keys = list(keys)
         with self._transaction():
-            return self._live_claims(self.conn, time.time()) & set(keys)
+            live = self._live_claims(self.conn, time.time())
+        hit = np.isin(_keys.key_prefixes(key_array(keys)), live)
+        return {k for k, h in zip(keys, hit.tolist()) if h}
 
     # -- results ---------------------------------------------------------------------------
     def put_results(self, model_id: str, keys: Sequence[bytes], X: np.ndarray, Y: np.ndarray,
@@ -471,37 +362,23 @@ class Store:
         ``duration``, ``host`` and ``pid`` are one value for all rows or one per row.
         """
         now = time.time()
-        host = host or HOST
         ref = self._ref(model_id)
-        n = len(keys)
-        # insert in key order: neighbouring B-tree pages instead of random ones
-        order = np.argsort(np.array(keys, dtype="S32"), kind="stable") if n > 1 else \
-            np.zeros(n, dtype=np.intp)
-        xraw = np.ascontiguousarray(np.asarray(X, dtype="<f8")[order]).tobytes()
-        yraw = np.ascontiguousarray(np.asarray(Y, dtype="<f8")[order]).tobytes()
-        sx, sy = len(xraw) // max(n, 1), len(yraw) // max(n, 1)
-        olist = order.tolist()
-        ks = [keys[i] for i in olist]
-        xs = [xraw[j:j + sx] for j in range(0, len(xraw), sx)] if sx else [b""] * n
-        ys = [yraw[j:j + sy] for j in range(0, len(yraw), sy)] if sy else [b""] * n
-        status_l = np.asarray(status, dtype=str)[order].tolist()
-        attempts_l = np.asarray(attempts, dtype=np.int64)[order].tolist()
-
-        def column(value):
-            if isinstance(value, (list, tuple)):
-                return [value[i] for i in olist]
-            return itertools.repeat(value, n)
-
-        rows = zip(ks, itertools.repeat(ref, n), xs, ys, status_l, attempts_l,
-                   column(duration), column(host), column(pid), itertools.repeat(now, n))
+        karr = key_array(keys)
+        n = len(karr)
+        X = np.asarray(X, dtype="<f8").reshape(n, -1)
+        Y = np.asarray(Y, dtype="<f8").reshape(n, -1)
+        codes = _status_codes(status, n)
+        att = np.asarray(attempts, dtype=np.int64).reshape(-1)
+        if len(att) != n:
+            att = np.full(n, att[0] if len(att) else 1, dtype=np.int64)
         with self._transaction() as conn:
-            conn.executemany(
-                "INSERT INTO evaluations(key, model_ref, x, y, status, attempts, duration, host, "
-                "pid, updated) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
-                "x=excluded.x, y=excluded.y, status=excluded.status, "
-                "attempts=evaluations.attempts+excluded.attempts, duration=excluded.duration, "
-                "host=excluded.host, pid=excluded.pid, updated=excluded.updated, error=NULL "
-                "WHERE evaluations.status NOT IN ('ok','nonfinite')", rows)
+            for (d, h, p), rows in _groups(n, duration, host, pid):
+                whole = len(rows) == n
+                write_rows(conn, model_ref=ref, keys=karr if whole else karr[rows],
+                           X=X if whole else X[rows], Y=Y if whole else Y[rows],
+                           status=codes if whole else codes[rows],
+                           attempts=att if whole else att[rows], duration=d, host=h or HOST,
+                           pid=p, updated=now, error=None)
 
     def put_failure(self, model_id: str, keys: Sequence[bytes], X: np.ndarray, *,
                     attempt: int, final: bool, kind: str, error_type: str, message: str,
@@ -512,6 +389,7 @@ class Store:
         now = time.time()
         host = host or HOST
         det = json.dumps(details or {}, default=repr)
+        keys = list(keys)
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO failures(key, model_id, attempt, kind, error_type, message, "
@@ -519,94 +397,14 @@ class Store:
                 [(k, model_id, attempt, kind, error_type, message, traceback, det, duration,
                   host, pid, now) for k in keys])
             if final:
-                Xb = np.ascontiguousarray(X, dtype="<f8")
-                conn.executemany(
-                    "INSERT INTO evaluations(key, model_ref, x, y, status, attempts, duration, "
-                    "host, pid, updated, error) VALUES (?,?,?,NULL,'failed',?,?,?,?,?,?) "
-                    "ON CONFLICT(key) DO UPDATE SET status='failed', "
-                    "attempts=evaluations.attempts+excluded.attempts, error=excluded.error, "
-                    "updated=excluded.updated WHERE evaluations.status NOT IN ('ok','nonfinite')",
-                    [(k, self._ref(model_id), Xb[i].tobytes(),
-                      (attempts[i] if attempts else attempt),
-                      duration, host, pid, now, f"{kind}: {message}"[:2000])
-                     for i, k in enumerate(keys)])
-
-    # -- studies ---------------------------------------------------------------------------
-    def check_study(self, study_id: str, spec: dict[str, Any], *,
-                    extendable: Sequence[str] = ("n",)) -> dict[str, Any] | None:
-        """Record a study's specification, or check a resumed study against it (A7).
-
-        Parameters
-        ----------
-        study_id : str
-            Name of the study (e.g. ``"sobol:<model id>"``).
-        spec : dict
-            JSON-serialisable description: distributions, seed, method, sizes...
-        extendable : sequence of str
-            Fields that may grow on a rerun (an explicit extension, e.g. a Sobol'
-            ``n`` from 256 to 512 reuses the first 256 base samples).
-
-        Returns
-        -------
-        dict or None
-            The previously stored spec, or None for a new study.
-
-        Raises
-        ------
-        StudyMismatchError
-            If a field differs (other than growing an extendable field); the
-            message names the field.
-        """
-        canon = json.loads(json.dumps(spec, sort_keys=True, default=repr))
-        conn = self.conn
-        with self._transaction():
-            row = conn.execute("SELECT spec FROM studies WHERE study_id=?",
-                               (study_id,)).fetchone()
-            if row is None:
-                conn.execute("INSERT INTO studies VALUES (?,?,?,?)",
-                             (study_id, json.dumps(canon, sort_keys=True), time.time(),
-                              time.time()))
-                return None
-            old = json.loads(row[0])
-            for field in sorted(set(old) | set(canon)):
-                a, b = old.get(field), canon.get(field)
-                if a == b:
-                    continue
-                if field in extendable and isinstance(a, (int, float)) and isinstance(
-                        b, (int, float)) and b >= a:
-                    continue
-                raise StudyMismatchError(
-                    f"The study {study_id!r} in {str(self.path)!r} was run with {field}={a!r}; "
-                    f"this run has {field}={b!r}. Use the same {field}, a new store, or a new "
-                    "study name.", field=field)
-            conn.execute("UPDATE studies SET spec=?, updated=? WHERE study_id=?",
-                         (json.dumps(canon, sort_keys=True), time.time(), study_id))
-            return old
-
-    # -- checkpoints -------------------------------------------------------------------------
-    def save_checkpoint(self, name: str, arrays: dict[str, np.ndarray],
-                        meta: dict[str, Any] | None = None) -> None:
-        """Atomically replace the checkpoint ``name`` (arrays as .npz bytes, meta as JSON)."""
-        buf = io.BytesIO()
-        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-        with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?,?,?,?)",
-                         (name, buf.getvalue(), json.dumps(meta or {}), time.time()))
-
-    def load_checkpoint(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The checkpoint ``name`` as ``(arrays, meta)``, or None. Never unpickles."""
-        row = self.conn.execute("SELECT arrays, meta FROM checkpoints WHERE name=?",
-                                (name,)).fetchone()
-        if row is None:
-            return None
-        with np.load(io.BytesIO(row[0]), allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        return arrays, json.loads(row[1])
-
-    def delete_checkpoint(self, name: str) -> None:
-        """Remove the checkpoint ``name`` if present."""
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM checkpoints WHERE name=?", (name,))
+                n = len(keys)
+                write_rows(conn, model_ref=self._ref(model_id), keys=key_array(keys),
+                           X=np.asarray(X, dtype="<f8").reshape(n, -1), Y=None,
+                           status=np.full(n, STATUS_CODE["failed"]),
+                           attempts=np.asarray(attempts if attempts else [attempt] * n,
+                                               dtype=np.int64),
+                           duration=duration, host=host, pid=pid, updated=now,
+                           error=f"{kind}: {message}"[:2000])
 
     # -- reading -------------------------------------------------------------------------------
     def models(self) -> list[dict[str, Any]]:
@@ -643,48 +441,15 @@ class Store:
         Returns
         -------
         pandas.DataFrame
-            Columns ``key, model, status, attempts, duration, host``, then the
-            inputs and outputs by name (NaN where a row has no output).
+            Columns ``key, model, status, attempts, duration, host, error``, then
+            the inputs and outputs by name (NaN where a row has no output). Rows
+            whose inputs are unknown (a dead process's claim) are left out.
         """
-        import pandas as pd
-
         models = self._resolve_models(model)
-        by_id = {m["id"]: m for m in models}
-        if failures:
-            q = ("SELECT key, model_id, attempt, kind, error_type, message, details, duration, "
-                 "host, time, traceback FROM failures ORDER BY id")
-            rows = [r for r in self.conn.execute(q) if r[1] in by_id]
-            df = pd.DataFrame(rows, columns=["key", "model_id", "attempt", "kind", "error_type",
-                                             "message", "details", "duration", "host", "time",
-                                             "traceback"])
-            df["key"] = [k.hex() for k in df["key"]]
-            df.insert(1, "model", [by_id[m]["name"] for m in df["model_id"]])
-            df["details"] = [json.loads(d) if d else {} for d in df["details"]]
-            return df.drop(columns="model_id")
-        frames = []
-        for m in models:
-            rows = self.conn.execute(
-                "SELECT key, status, attempts, duration, host, x, y, error FROM evaluations "
-                "WHERE model_ref=? AND length(x) > 0 ORDER BY updated", (m["ref"],)).fetchall()
-            n_in, n_out = len(m["inputs"]), len(m["outputs"])
-            X = np.full((len(rows), n_in), np.nan)
-            Y = np.full((len(rows), n_out), np.nan)
-            for i, r in enumerate(rows):
-                X[i] = _unblob(r[5])
-                if r[6] is not None:
-                    Y[i] = _unblob(r[6])
-            df = pd.DataFrame({
-                "key": [r[0].hex() for r in rows], "model": m["name"],
-                "status": [r[1] for r in rows], "attempts": [r[2] for r in rows],
-                "duration": [r[3] for r in rows], "host": [r[4] for r in rows],
-                "error": [r[7] for r in rows]})
-            df = pd.concat([df, pd.DataFrame(X, columns=m["inputs"]),
-                            pd.DataFrame(Y, columns=m["outputs"])], axis=1)
-            frames.append(df)
-        if not frames:
-            return pd.DataFrame(columns=["key", "model", "status", "attempts", "duration",
-                                         "host", "error"])
-        return pd.concat(frames, ignore_index=True)
+        with self._snapshot():
+            if failures:
+                return _store_read.failures_frame(self, models)
+            return _store_read.evaluations_frame(self, models)
 
     def summary(self):
         """Counts per model and status, running claims, checkpoints and studies.
@@ -695,51 +460,25 @@ class Store:
             Index = model name; columns ``ok, nonfinite, failed, interrupted,
             total, failed_attempts``.
         """
-        import pandas as pd
-
-        conn = self.conn
-        models = self.models()
-        # label each model by its name, made unique with its version or id when names clash
-        label: dict[int, str] = {}
-        for m in models:
-            clash = [o for o in models if o["name"] == m["name"]]
-            text = m["name"]
-            if len(clash) > 1:
-                versions = {o["version"] for o in clash}
-                text += (f" (version {m['version']})" if len(versions) == len(clash)
-                         else f" [{m['id'][:8]}]")
-            label[m["ref"]] = text
-        counts: dict[int, dict[str, int]] = {}
-        for ref, status, n in conn.execute(
-                "SELECT model_ref, status, count(*) FROM evaluations GROUP BY model_ref, status"):
-            counts.setdefault(ref, {})[status] = n
-        fails = dict(conn.execute("SELECT model_id, count(*) FROM failures GROUP BY model_id"))
-        cols = ["ok", "nonfinite", "failed", "interrupted"]
-        data = []
-        for m in models:
-            c = counts.get(m["ref"], {})
-            row = {s: c.get(s, 0) for s in cols}
-            row["total"] = sum(c.values())
-            row["failed_attempts"] = fails.get(m["id"], 0)
-            data.append((label[m["ref"]], row))
-        df = pd.DataFrame([r for _, r in data], index=[n for n, _ in data], columns=[
-            *cols, "total", "failed_attempts"])
-        df.index.name = "model"
-        return df
+        with self._snapshot():
+            return _store_read.summary_frame(self, self.models())
 
     def info(self) -> dict[str, Any]:
         """Store-level facts: path, size, schema, claims, checkpoints, studies, integrity."""
-        conn = self.conn
-        return {
-            "path": str(self.path),
-            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
-            "schema_version": SCHEMA_VERSION,
-            "evaluations": conn.execute("SELECT count(*) FROM evaluations").fetchone()[0],
-            "failed_attempts": conn.execute("SELECT count(*) FROM failures").fetchone()[0],
-            "running_claims": conn.execute("SELECT count(*) FROM claims").fetchone()[0],
-            "checkpoints": [r[0] for r in conn.execute("SELECT name FROM checkpoints")],
-            "studies": [r[0] for r in conn.execute("SELECT study_id FROM studies")],
-        }
+        with self._snapshot() as conn:
+            n_eval = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                         for t in ("keyindex", "collisions"))
+            n_eval += conn.execute(_store_read.LOST_COUNT).fetchone()[0]
+            return {
+                "path": str(self.path),
+                "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+                "schema_version": SCHEMA_VERSION,
+                "evaluations": n_eval,
+                "failed_attempts": conn.execute("SELECT count(*) FROM failures").fetchone()[0],
+                "running_claims": conn.execute("SELECT count(*) FROM claims").fetchone()[0],
+                "checkpoints": [r[0] for r in conn.execute("SELECT name FROM checkpoints")],
+                "studies": [r[0] for r in conn.execute("SELECT study_id FROM studies")],
+            }
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when healthy)."""
@@ -749,25 +488,3 @@ class Store:
     def mode(self) -> int:
         """File permission bits of the store (0o600 when created by uqkit)."""
         return stat.S_IMODE(self.path.stat().st_mode)
-
-
-def _before_commit_hook() -> None:
-    """Test hook (RELIABILITY A3): crash between writing and committing a transaction.
-
-    Set the environment variable ``UQKIT_TEST_CRASH_BEFORE_COMMIT=K`` to make the
-    process ``os._exit(9)`` just before its K-th commit. Never set in production.
-    """
-    target = _CRASH_AT[0]
-    if target is None:
-        return
-    _CRASH_AT[1] += 1
-    if _CRASH_AT[1] >= target:
-        os._exit(9)
-
-
-def _crash_setting() -> list:
-    value = os.environ.get("UQKIT_TEST_CRASH_BEFORE_COMMIT")
-    return [int(value) if value else None, 0]
-
-
-_CRASH_AT = _crash_setting()
