@@ -1,7 +1,7 @@
 """The Runner's in-process path that uqkit.sobol's designs go through (no store).
 
 uqkit.sobol's framework time includes the Runner, so its no-store path finds identical
-rows by hashing (uqkit/runner/_runner.py: ``_dedupe_rows``). These tests pin that
+rows by hashing (uqkit/runner/_rows.py: ``_dedupe_rows``). These tests pin that
 path's semantics against a brute-force reference: identical rows (``-0.0 == 0.0``)
 are evaluated once and share their outputs, rows outside the support are marked and
 never evaluated, and hash collisions never merge different rows.
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import uqkit
-from uqkit.runner import _runner
+from uqkit.runner import _rows
 
 
 class Counting:
@@ -61,7 +61,7 @@ def test_distinct_rows_take_the_fast_path():
 
 def test_hash_collisions_never_merge_different_rows(monkeypatch):
     # every row gets the same hash: the exact comparison alone must separate them
-    monkeypatch.setattr(_runner, "_row_hashes",
+    monkeypatch.setattr(_rows, "_row_hashes",
                         lambda X: np.full(len(X), 0x1234_5678_9ABC_DEF0, dtype=np.uint64))
     X = _design(np.random.default_rng(4), n=800)
     model = Counting()
@@ -105,7 +105,7 @@ def test_row_hash_separates_structured_rows(d):
     rng = np.random.default_rng(0)
     for X in (rng.integers(-3, 4, size=(20000, d)) / 2.0,
               rng.integers(0, 2, size=(20000, d)).astype(float)):
-        assert len(np.unique(_runner._row_hashes(X))) == len(_distinct(X))
+        assert len(np.unique(_rows._row_hashes(X))) == len(_distinct(X))
 
 
 def test_lean_path_matches_the_general_path_on_a_study_sized_design():
