@@ -146,7 +146,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     by its responsibility at the current point (its proposal-density ratio
     is included, so it follows curved posteriors exactly). Step sizes are
     tuned by Robbins-Monro towards 23.4 % acceptance. The first 60 % of a
-    warm-up of at least 200 steps targets the tempered posterior (likelihood
+    warm-up of at least 200 steps and 3,200 runs targets the tempered posterior (likelihood
     to the power ``0.03 ** (2 / d)``, at most 0.1) so that the walkers
     spread into long curved tails; the mixture fitted there, as multivariate
     t components with 3 degrees of freedom, is the independence proposal's
