@@ -336,7 +336,7 @@ def test_small_budget_logistic_growth_converges_with_the_default_walkers():
     """The anchors' logistic-growth calibration (/work/shared/anchor-bench/mcmc_bench.py:
     y' = r y (1 - y / K), y(0) = 0.5, 20 observations at t = 1..20 with noise sd 0.3,
     uniform priors) with the closed-form solution instead of solve_ivp, at the anchors'
-    6,000-run budget. The default 8 walkers (2 parameters, budget < 32,000) run ~560
+    6,000-run budget. The default 8 walkers (2 parameters, budget < 16,000) run ~560
     sampling steps each; with 16 walkers the split R-hat exceeded 1.01 on 14 of 30 seeds.
     The ESS floor is the best anchor's (OpenTURNS RWMH, 84 per 1000 runs); uqkit's worst
     over 30 benchmark seeds was 168."""
