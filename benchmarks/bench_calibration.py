@@ -153,9 +153,12 @@ class DirectRunner:
 
 
 def default_walkers(d, budget):
-    """uqkit.calibrate's default number of walkers (32 when >= 1000 steps fit the budget)."""
+    """uqkit.calibrate's default number of walkers (32 when >= 1000 steps fit the budget,
+    ``max(8, 2 d + 2)`` below 16,000 for d <= 4)."""
     W = max(16, 2 * d + 2)
-    return max(W, 32) if budget >= 32_000 else W
+    if budget >= 32_000:
+        return max(W, 32)
+    return max(8, 2 * d + 2) if d <= 4 and budget < 16_000 else W
 
 
 def run_uqkit(name, budget, seed, runner=None, **kw):
