@@ -17,7 +17,8 @@ from ._noise import NoiseModel
 from ._posterior import Posterior
 from ._problem import build_problem
 from ._sampler import Driver, Settings
-from ._surrogate import DA_BETA, TemperedLogPosterior, fit_prior_pce, refine_surrogate
+from ._screening import screening_density
+from ._surrogate import fit_prior_pce, refine_surrogate, sample_surrogate
 from ._target import LogPosterior
 
 __all__ = ["calibrate"]
@@ -344,8 +345,13 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     full = LogPosterior(problem, model, runner)
     surr = None
     if surrogate_model is not None:
-        surr = (TemperedLogPosterior(problem, surrogate_model, DA_BETA) if mode ==
-                "delayed_acceptance" else LogPosterior(problem, surrogate_model, None))
+        if mode == "delayed_acceptance":
+            # draws of the surrogate's posterior place the screening density's defensive part
+            draws = (refinement.draws if refinement is not None else
+                     sample_surrogate(problem, surrogate_model, X0, srng)[0])
+            surr = screening_density(problem, surrogate_model, draws, srng)
+        else:
+            surr = LogPosterior(problem, surrogate_model, None)
     driver = Driver(settings, full, surr, rng, store=store, name=name)
     resumed = driver.resume()
     if resumed and driver.stop_reason and not grown:
