@@ -363,7 +363,7 @@ def bench_da(args):
     differences carry only the run's own Monte-Carlo error (``1/sqrt(ESS)`` sd for
     means, ``1/sqrt(2 ESS)`` relative for sds).
     """
-    rows = []
+    rows, cost = [], []  # table rows and their exact evaluations per ESS
     ref = _da_reference()
     cases = [("ode", ode_problem, 200, "ode"),
              ("fitzhugh_nagumo (3 params)", fhn_problem, 400, "fitzhugh_nagumo")]
@@ -381,6 +381,8 @@ def bench_da(args):
 
     for label, make, n_fit, key in cases:
         model, prior, data, noise = make()
+        first = len(rows)
+        plain_cost = []
         for rep in range(args.reps):
             seed = 100 + rep
             kw = dict(noise=noise, target_ess=args.da_ess, max_evaluations=40_000)
@@ -388,7 +390,9 @@ def bench_da(args):
             plain = uqkit.calibrate(model, prior, data, rng=seed, **kw)
             wp = time.perf_counter() - t0
             fp = plain.n_model_evaluations / plain.ess_bulk.min()
+            plain_cost.append(fp)
             dm, ds, z = compare(plain, key)
+            cost.append(fp)
             rows.append([label, "plain", f"{plain.n_model_evaluations}",
                          f"{plain.ess_bulk.min():.0f}", f"{fp:.2f}", "1.00x", f"{dm:.3f}",
                          f"{100 * ds:.1f}%", f"{z:.1f}", "", f"{wp:.1f}"])
@@ -406,29 +410,47 @@ def bench_da(args):
                 n_da = da.n_model_evaluations + n_pre
                 fd = n_da / da.ess_bulk.min()
                 dm, ds, z = compare(da, key)
-                worst.append((label, name, fp / fd, dm, ds, da.converged))
+                worst.append([label, name, fp / fd, dm, ds, da.converged, fd])
                 info = da.surrogate_info
+                cost.append(fd)
                 rows.append([label, name, f"{n_da}", f"{da.ess_bulk.min():.0f}", f"{fd:.2f}",
                              f"{fp / fd:.2f}x", f"{dm:.3f}", f"{100 * ds:.1f}%", f"{z:.1f}",
                              f"fit {info['n_fit_evaluations'] + n_pre}, "
                              f"{info['n_rounds']} rounds, L={da.subchain_length}, "
                              f"acc {da.acceptance_rate:.2f}", f"{wd:.1f}"])
-        print(f"   {label}: user surrogate {how}")
+        # plain sampling's cost per ESS is a property of the problem: its mean over the seeds
+        # is a less noisy denominator than the one paired (arbitrarily) with each DA seed
+        pooled = float(np.mean(plain_cost))
+        for row, f in zip(rows[first:], cost[first:]):
+            row.insert(6, f"{pooled / f:.2f}x" if row[1] != "plain" else "")
+        for w in worst:
+            if w[0] == label:
+                w.append(pooled / w[6])
+        print(f"   {label}: user surrogate {how}; plain sampling {pooled:.2f} evaluations per "
+              f"ESS (mean of {len(plain_cost)} seeds)")
     print("## delayed acceptance (DA) vs plain uqkit sampling, target ESS "
           f"{args.da_ess:g}, seeds 100.. (plain) and 1100.. (DA), one row per seed "
           "(evaluations include every PCE fit); posteriors against a dense grid")
     print_table(["problem", "sampler", "full evals", "ESS bulk min", "evals per ESS",
-                 "savings vs plain", "max |dmean|/sd", "max |sd ratio - 1|",
+                 "savings vs plain (same rep)", "savings vs plain (mean of seeds)",
+                 "max |dmean|/sd", "max |sd ratio - 1|",
                  "max error / MC SE",
                  "surrogate (fit runs, rounds, sub-chain, 2nd-stage acceptance)",
                  "wall s"], rows)
     auto = [w for w in worst if w[1].startswith('surrogate="pce"')]
-    if auto:
-        ok = sum(w[2] >= 5 and w[3] <= 0.1 and w[4] <= 0.1 and w[5] for w in auto)
-        print(f'surrogate="pce": {ok}/{len(auto)} runs meet savings >= 5x with '
-              "max |dmean|/sd <= 0.1 and max |sd ratio - 1| <= 10% (against the grid); "
-              f"savings min {min(w[2] for w in auto):.2f}x, "
-              f"median {float(np.median([w[2] for w in auto])):.2f}x")
+    for label, *_ in cases:
+        auto = [w for w in worst if w[0] == label and w[1].startswith('surrogate="pce"')]
+        if not auto:
+            continue
+        same = sum(w[2] >= 5 and w[3] <= 0.1 and w[4] <= 0.1 and w[5] for w in auto)
+        pool = sum(w[7] >= 5 and w[3] <= 0.1 and w[4] <= 0.1 and w[5] for w in auto)
+        print(f'{label}, surrogate="pce": savings >= 5x with max |dmean|/sd <= 0.1 and '
+              f"max |sd ratio - 1| <= 10% (against the grid) on {same}/{len(auto)} runs "
+              f"(same-rep plain), {pool}/{len(auto)} (plain's mean cost); savings vs the "
+              f"mean: min {min(w[7] for w in auto):.2f}x, "
+              f"median {float(np.median([w[7] for w in auto])):.2f}x; posterior error max "
+              f"{max(w[3] for w in auto):.3f} sd (means), {100 * max(w[4] for w in auto):.1f}% "
+              "(sds)")
 
 
 def main():

@@ -96,3 +96,22 @@ def test_too_few_draws_give_the_tempered_surrogate_alone():
     screen = screening_density(problem, MODEL, draws, rng)
     X = np.array([[0.6, 0.4], [5.0, 5.0]])
     assert np.array_equal(screen(X)[1], screen.tempered(X)[1])
+
+
+def test_frontier_follows_bulk_runs_beyond_the_frame_and_stops_inside():
+    from uqkit.calibration._surrogate import FRONTIER, _frontier
+    problem = _problem()
+    rng = np.random.default_rng(5)
+    mean, chol = np.zeros(2), np.eye(2)
+    # a run 5 frame-sd out with a log-posterior 2 below the best: the posterior reaches there
+    X = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 2.0], [-9.0, 0.0]])
+    lp = np.array([0.0, -2.0, -1.0, -40.0])
+    new = _frontier(X, lp, 0.0, mean, chol, problem, rng)
+    assert new.shape == (1, 2)
+    assert 5.5 < new[0, 0] < 8.5 and abs(new[0, 1]) < 1.5  # 35 % further out, jittered
+    # inside the 99 % radius, or outside the bulk (-40): no frontier
+    assert len(_frontier(X[[0, 2, 3]], lp[[0, 2, 3]], 0.0, mean, chol, problem, rng)) == 0
+    # at most FRONTIER points, the outermost first
+    far = np.c_[np.linspace(4.0, 8.0, 3 * FRONTIER), np.zeros(3 * FRONTIER)]
+    pts = _frontier(far, np.full(len(far), -1.0), 0.0, mean, chol, problem, rng)
+    assert len(pts) == FRONTIER and pts[:, 0].min() > 1.35 * 6.0 - 1.5

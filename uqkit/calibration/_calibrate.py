@@ -176,9 +176,13 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     the chain targets the full model's posterior whatever the surrogate's error,
     and saves evaluations in proportion to the surrogate's accuracy. The
     screening density ``pi*`` is the surrogate posterior with its
-    log-likelihood scaled by 0.85 (slightly wider, so the sub-chains reach the
-    full posterior's tails); the sub-chain length follows the surrogate's error
-    at the walkers at the end of warm-up.
+    log-likelihood scaled by 0.85, mixed (weight 0.1) with a multivariate t
+    (3 degrees of freedom) twice as wide as the surrogate's posterior
+    (defensive mixture, Hesterberg 1995): delayed acceptance mixes like an
+    independence sampler with proposal ``pi*``, which is slow wherever
+    ``pi / pi*`` is large (Mengersen & Tweedie 1996), and a finite run then
+    comes out too narrow. The sub-chain length follows the surrogate's error
+    (robust spread) at the walkers at the end of warm-up.
 
     A surrogate fitted over the whole prior is often poor where the posterior
     lives, so by default (``refine``) it is first refined, before any sampling
@@ -186,12 +190,17 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     model's posterior mode is found by L-BFGS-B from the surrogate's best
     point, with its Laplace covariance; then, in rounds, the full model runs at
     draws of the current surrogate's posterior and of a Gaussian twice as wide,
-    and a PCE (least squares, degree capped by the number of runs) is fitted on
+    and a PCE (least squares, degree capped at four runs per term) is fitted on
     all runs in the whitened coordinates of the current posterior
-    approximation, within +-8 sd (the base surrogate continues it outside).
-    Rounds stop once the log-posterior error's sd, at the surrogate's
-    posterior draws and at the wide points in the full posterior's bulk, is
-    below 0.15 and the approximation moved by less than 0.25 sd. These runs are
+    approximation, within +-8 sd or as far as the runs in the full posterior's
+    bulk reach (the base surrogate continues it outside). Runs in the bulk
+    beyond the approximation's 99 % radius are followed by runs 35 % further
+    out (a frontier search), so that a long tail the surrogate misses is found
+    and learned.
+    Rounds (at most 8) stop once the log-posterior error's sd, at the
+    surrogate's posterior draws and at the wide points in the full posterior's
+    bulk, is below 0.15, the approximation moved by less than 0.25 sd and the
+    frontier stopped growing. These runs are
     counted in ``n_model_evaluations`` (``surrogate_info`` itemises them). The
     surrogate is fixed before the chain starts, so every draw comes from exact
     delayed acceptance for one fixed surrogate; no adaptation happens during
