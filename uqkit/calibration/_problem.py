@@ -167,7 +167,8 @@ class Problem:
             inv_sigma, const = gauss
             Yc = Y[:, self.columns] if self._all_columns is None else Y
             out = None
-            for row in self.data:
+            data = self.data
+            for row in (data[0],) if len(data) == 1 else data:  # one experiment: no iterator
                 r = Yc - row
                 r *= inv_sigma
                 q = np.einsum("ij,ij->i", r, r)
