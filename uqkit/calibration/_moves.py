@@ -45,7 +45,8 @@ _DEFENSIVE_DF = 3.0
 
 RANDOM_WALK, INDEPENDENCE, LOCAL_WALK = 0, 1, 2
 _KINDS: dict[tuple[int, int], np.ndarray] = {}  # read-only move-kind arrays by (kind, n)
-_max, _add = np.maximum.reduce, np.add.reduce  # direct ufunc reductions (no method wrapper)
+# direct ufunc reductions (no method wrapper: these run several times per sampler step)
+_max, _add, _any = np.maximum.reduce, np.add.reduce, np.logical_or.reduce
 MOVE_NAMES = ("random_walk", "independence", "local_walk")
 
 
@@ -336,8 +337,12 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     n, d = X.shape
     # k-means++ seeding
     centers = [X[rng.integers(n)]]
+    dist2 = None
     for _ in range(1, K):
-        dist2 = np.min([np.sum((X - c) ** 2, axis=1) for c in centers], axis=0)
+        # squared distance to the nearest center, updated with the newest center only
+        # (a running minimum: the same values as the minimum over all centers)
+        new = np.sum((X - centers[-1]) ** 2, axis=1)
+        dist2 = new if dist2 is None else np.minimum(dist2, new)
         total = dist2.sum()
         if not total > 0:
             return None
@@ -354,9 +359,9 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     const = 0.5 * d * math.log(2 * math.pi)
     jitter = 1e-9 * np.eye(d)
     for _ in range(n_iter):
-        Nk = R.sum(1)
+        Nk = _add(R, axis=1)
         small = Nk < d + 1
-        if small.any():  # drop collapsed components, give their points to the others
+        if _any(small):  # drop collapsed components, give their points to the others
             if small.all():
                 return None
             R = R[~small]
@@ -376,7 +381,7 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
             return None
         inv = np.linalg.inv(chols)
         A, b = _stacked(inv, mu)
-        logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
+        logdet = _add(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
         # log p = base - 0.5 sq, computed in place as (-0.5 sq) + base (the same floats)
         logp = _sqnorms(Z, A, b)  # (K, n)
         logp *= -0.5
