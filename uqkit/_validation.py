@@ -79,6 +79,12 @@ def check_names(func: str, arg: str, names) -> tuple[str, ...]:
 
 def as_2d_float(func: str, arg: str, X: Any, n_columns: int | None = None) -> np.ndarray:
     """Return X as a C-contiguous float64 (n, d) array; reject NaN/inf and bad shapes."""
+    if (type(X) is np.ndarray and X.ndim == 2 and X.dtype == np.float64
+            and X.flags.c_contiguous and (n_columns is None or X.shape[1] == n_columns)
+            and math.isfinite(np.add.reduce(X, axis=None))):
+        # the common case (a sampler's batch, already a float array), returned as is: a sum
+        # is finite only if every entry is (an overflowing sum takes the full check below)
+        return X
     try:
         arr = np.asarray(X)
     except Exception:  # pragma: no cover - exotic objects

@@ -37,8 +37,9 @@ class History:
             setattr(self, key, arr)
 
     def append(self, x, lp, ll, acc, ind) -> None:
-        self._grow(self.n + 1)
         t = self.n
+        if t >= len(self.x):
+            self._grow(t + 1)
         self.x[t] = x
         self.lp[t] = lp
         self.ll[t] = ll

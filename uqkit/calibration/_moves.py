@@ -45,6 +45,8 @@ _DEFENSIVE_DF = 3.0
 
 RANDOM_WALK, INDEPENDENCE, LOCAL_WALK = 0, 1, 2
 _KINDS: dict[tuple[int, int], np.ndarray] = {}  # read-only move-kind arrays by (kind, n)
+# direct ufunc reductions (no method wrapper: these run several times per sampler step)
+_max, _add, _any = np.maximum.reduce, np.add.reduce, np.logical_or.reduce
 MOVE_NAMES = ("random_walk", "independence", "local_walk")
 
 
@@ -99,10 +101,13 @@ class Kernel:
     def proposal_mixture(self) -> tuple[np.ndarray, ...]:
         """The independence proposal as one mixture: log normalising terms, means, factors,
         inverse factors and cumulative weights (cached)."""
-        src = (self.mix_chols, self.mix_weights, self.def_chols)
         cached = getattr(self, "_prop", None)
-        if cached is not None and all(a is b for a, b in zip(cached[0], src)):
-            return cached[1]
+        if cached is not None:
+            c = cached[0]
+            if (c[0] is self.mix_chols and c[1] is self.mix_weights
+                    and c[2] is self.def_chols):
+                return cached[1]
+        src = (self.mix_chols, self.mix_weights, self.def_chols)
         d = self.mix_means.shape[1]
         if self.def_weights is None:
             dw, dm = self.mix_weights, self.mix_means
@@ -176,8 +181,12 @@ class Kernel:
     def _components(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log responsibilities (K, n) of the core mixture, and its inverse factors."""
         inv, logdet, base, A, b = self.mix_inverse()
-        logp = base[:, None] - 0.5 * _sqnorms(X, A, b)
-        return logp - _lse(logp), inv, logdet
+        # base - 0.5 sq and then minus the log-sum-exp, in place (the same floats)
+        logp = _sqnorms(X, A, b)
+        logp *= -0.5
+        logp += base[:, None]
+        logp -= _lse(logp)
+        return logp, inv, logdet
 
     def _local_walk(self, X, z, u):
         n, d = X.shape
@@ -190,8 +199,12 @@ class Kernel:
         lr_y, _, _ = self._components(Y)
         # log phi_k(y - x) for every component k: whitened jump under each factor
         A = self.mix_inverse()[3]
-        logphi = -logdet[:, None] - 0.5 * _sqnorms((Y - X) / s, A, None)
-        return Y, _lse(lr_y + logphi) - _lse(lr_x + logphi)
+        logphi = _sqnorms((Y - X) / s, A, None)
+        logphi *= -0.5
+        logphi -= logdet[:, None]  # -logdet - 0.5 sq, in place
+        lr_y += logphi
+        lr_x += logphi
+        return Y, _lse(lr_y) - _lse(lr_x)
 
     def _draw_mixture(self, z: np.ndarray, u: np.ndarray, g: np.ndarray) -> np.ndarray:
         _, means, chols, _, cum, _, _, nc = self.proposal_mixture()
@@ -202,11 +215,23 @@ class Kernel:
 
 
 def _lse(a: np.ndarray) -> np.ndarray:
-    """log-sum-exp over the first axis (components first: fast outer-axis reductions)."""
-    top = a.max(axis=0)
-    if not np.isfinite(top).all():
+    """log-sum-exp over the first axis (components first: fast outer-axis reductions).
+
+    Called several times per sampler step on small arrays, where the cost is the number
+    of NumPy calls: the ufunc reductions are called directly, the exponentials are taken
+    in one buffer, and the finiteness of the maxima is one scalar test (a sum is finite
+    only if every term is; an overflowing sum takes the exact path, which then keeps
+    every maximum).
+    """
+    top = _max(a, axis=0)
+    if not math.isfinite(_add(top)):
         top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(a - top).sum(axis=0))
+    e = np.subtract(a, top)
+    np.exp(e, out=e)
+    s = _add(e, axis=0)
+    np.log(s, out=s)
+    s += top
+    return s
 
 
 def _stacked(inv: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +250,7 @@ def _sqnorms(X: np.ndarray, A: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     if b is not None:
         r -= b
     r *= r
-    return r.reshape(-1, d, n).sum(axis=1)
+    return _add(r.reshape(-1, d, n), axis=1)
 
 
 def mixture_logpdf(X: np.ndarray, kern: Kernel) -> np.ndarray:
@@ -312,8 +337,12 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     n, d = X.shape
     # k-means++ seeding
     centers = [X[rng.integers(n)]]
+    dist2 = None
     for _ in range(1, K):
-        dist2 = np.min([np.sum((X - c) ** 2, axis=1) for c in centers], axis=0)
+        # squared distance to the nearest center, updated with the newest center only
+        # (a running minimum: the same values as the minimum over all centers)
+        new = np.sum((X - centers[-1]) ** 2, axis=1)
+        dist2 = new if dist2 is None else np.minimum(dist2, new)
         total = dist2.sum()
         if not total > 0:
             return None
@@ -330,9 +359,9 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
     const = 0.5 * d * math.log(2 * math.pi)
     jitter = 1e-9 * np.eye(d)
     for _ in range(n_iter):
-        Nk = R.sum(1)
+        Nk = _add(R, axis=1)
         small = Nk < d + 1
-        if small.any():  # drop collapsed components, give their points to the others
+        if _any(small):  # drop collapsed components, give their points to the others
             if small.all():
                 return None
             R = R[~small]
@@ -352,11 +381,15 @@ def _em(X: np.ndarray, K: int, rng: np.random.Generator, n_iter: int):
             return None
         inv = np.linalg.inv(chols)
         A, b = _stacked(inv, mu)
-        logdet = np.log(np.diagonal(chols, axis1=1, axis2=2)).sum(axis=1)
-        logp = (np.log(w) - logdet - const)[:, None] - 0.5 * _sqnorms(Z, A, b)  # (K, n)
+        logdet = _add(np.log(np.diagonal(chols, axis1=1, axis2=2)), axis=1)
+        # log p = base - 0.5 sq, computed in place as (-0.5 sq) + base (the same floats)
+        logp = _sqnorms(Z, A, b)  # (K, n)
+        logp *= -0.5
+        logp += (np.log(w) - logdet - const)[:, None]
         tot = _lse(logp)
-        ll = float(tot.sum())
-        R = np.exp(logp - tot)
+        ll = float(_add(tot))
+        np.subtract(logp, tot, out=logp)
+        R = np.exp(logp, out=logp)
         if ll - prev < 1e-5 * abs(ll):
             break
         prev = ll

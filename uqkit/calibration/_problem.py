@@ -25,6 +25,7 @@ from ._noise import NoiseModel
 __all__ = ["Problem", "build_problem", "parse_data"]
 
 _FUNC = "calibrate"
+_all_true = np.logical_and.reduce  # ``a.all(axis=...)`` without the method wrapper (hot path)
 
 
 def _bad_data(expected: str, got: Any, remedy: str | None = None):
@@ -154,7 +155,9 @@ class Problem:
         box = self._uniform_box
         if box is not None:  # every prior uniform: one comparison per entry
             lo, hi, const = box
-            return np.where(((X >= lo) & (X <= hi)).all(axis=1), const, -np.inf)
+            inside = X >= lo
+            inside &= X <= hi
+            return np.where(_all_true(inside, axis=1), const, -np.inf)
         return fast_logpdf(self.parameters, X)
 
     def loglike(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -164,14 +167,16 @@ class Problem:
             inv_sigma, const = gauss
             Yc = Y[:, self.columns] if self._all_columns is None else Y
             out = None
-            for row in self.data:
+            data = self.data
+            for row in (data[0],) if len(data) == 1 else data:  # one experiment: no iterator
                 r = Yc - row
                 r *= inv_sigma
                 q = np.einsum("ij,ij->i", r, r)
                 out = q if out is None else out + q
             out *= -0.5
             out += const
-            if np.isnan(out).any():  # a sum of -squares is never +inf; NaN from NaN outputs
+            # a sum of -squares is never +inf, so the total is NaN only if a row is NaN
+            if math.isnan(np.add.reduce(out)):  # NaN from NaN outputs
                 out[np.isnan(out)] = -np.inf
             return out
         sigma = self.sigma_fixed if self.sigma_index is None else X[:, self.sigma_index]

@@ -25,6 +25,7 @@ Modes
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -173,9 +174,11 @@ class Driver:
             self.t += 1
             if self.t == s.n_warmup:
                 self._end_warmup()
-            self._snapshot()
-            done = self._maybe_check()
-            self._checkpoint(done)
+            if self.t > s.n_warmup:
+                self._snapshot()
+            done = self._maybe_check() if self.t >= self.next_check else False
+            if self.store is not None:
+                self._checkpoint(done)
             if done:
                 self.stop_reason = "converged"
                 break
@@ -230,11 +233,12 @@ class Driver:
             self._adapt()
 
     def _accept(self, acc, Xn, lpn, lln, Yn) -> None:
-        np.copyto(self.X, Xn, where=acc[:, None])
+        rows = acc[:, None]
+        np.copyto(self.X, Xn, where=rows)
         np.copyto(self.lp, lpn, where=acc)
         np.copyto(self.ll, lln, where=acc)
         if Yn is not None:
-            np.copyto(self.Y, Yn, where=acc[:, None])
+            np.copyto(self.Y, Yn, where=rows)
 
     def _da_step(self) -> None:
         W, rng = self.W, self.rng
@@ -306,7 +310,7 @@ class Driver:
     def _adapt(self) -> None:
         t = self.t + 1  # steps completed including this one
         nw = self.s.n_warmup
-        fits = _fit_steps(nw)
+        fits = _fit_steps(nw)  # cached: the same tuple every warm-up step
         if t % 10 == 0 or t in fits:
             pts = self._window(t)
             if len(pts) > self.d + 1:
@@ -527,6 +531,7 @@ def _da_moves(err: np.ndarray) -> float:
     return float(np.clip(2.0 / max(s, 0.1) ** 2, 2.0, _DA_MOVES))
 
 
+@functools.lru_cache(maxsize=16)
 def _fit_steps(n_warmup: int) -> tuple[int, ...]:
     """Warm-up steps after which the independence mixture is (re)fitted."""
     return tuple(sorted({max(int(f * n_warmup), 2 + i)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,10 @@ import numpy as np
 from ._problem import Problem
 
 __all__ = ["evaluate_batch", "LogPosterior"]
+
+# direct ufunc reductions: called once per sampler step on small arrays, where the
+# method wrappers (``a.sum()``, ``a.all()``) cost as much as the reductions
+_add, _all_true = np.add.reduce, np.logical_and.reduce
 
 
 def evaluate_batch(runner: Any, model: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -23,7 +28,10 @@ def evaluate_batch(runner: Any, model: Any, X: np.ndarray) -> tuple[np.ndarray, 
         return Y, np.all(np.isfinite(Y), axis=1)
     ev = runner.evaluate(model, X)
     Y = np.asarray(ev.Y, dtype=float)
-    return Y, np.asarray(ev.ok, dtype=bool) & np.all(np.isfinite(Y), axis=1)
+    ok = np.asarray(ev.ok, dtype=bool)
+    if math.isfinite(np.add.reduce(Y, axis=None)):  # finite sum: every output finite
+        return Y, ok
+    return Y, ok & np.all(np.isfinite(Y), axis=1)
 
 
 class LogPosterior:
@@ -43,15 +51,16 @@ class LogPosterior:
         """``(log prior, log likelihood, outputs)`` per row; outputs NaN where not evaluated."""
         problem = self.problem
         lp = problem.logprior(X)
-        ll = np.full(X.shape[0], -np.inf)
-        finite = np.isfinite(lp)
-        if finite.all():  # the common case: no copies
+        if math.isfinite(_add(lp)):  # the common case (every row inside the support): no copies
             Y, ok = evaluate_batch(self.runner, self.model, problem.model_inputs(X))
             self.n_evaluations += X.shape[0]
-            if ok.all():
+            if _all_true(ok):
                 return lp, problem.loglike(X, Y), Y
+            ll = np.full(X.shape[0], -np.inf)
             ll[ok] = problem.loglike(X[ok], Y[ok])
             return lp, ll, Y
+        ll = np.full(X.shape[0], -np.inf)
+        finite = np.isfinite(lp)
         inside = np.flatnonzero(finite)
         Y = None
         if inside.size:

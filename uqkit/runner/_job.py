@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import math
 import os
 import signal
 import threading
@@ -574,6 +575,21 @@ class _Job:
 _FAST_MAX_ROWS = 65536
 
 
+_all_true = np.logical_and.reduce  # ``a.all()`` without the method wrapper (a hot path)
+_OK_STATUS: dict[int, np.ndarray] = {}  # read-only all-"ok" status arrays by length
+
+
+def _ok_status(n: int) -> np.ndarray:
+    """A fresh all-``"ok"`` status array (a copy of a cached one: faster than np.full)."""
+    base = _OK_STATUS.get(n)
+    if base is None:
+        if len(_OK_STATUS) > 64:
+            _OK_STATUS.clear()
+        base = _OK_STATUS[n] = np.full(n, "ok", dtype="<U11")
+        base.flags.writeable = False
+    return base.copy()
+
+
 def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
     """One in-process call of a vectorized model, no store: the common MCMC-step case.
 
@@ -586,7 +602,7 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
     n = X.shape[0]
     invalid = np.zeros(n, dtype=bool)
     first = np.sort(X[:, 0])
-    if n < 2 or (first[1:] != first[:-1]).all():
+    if n < 2 or _all_true(first[1:] != first[:-1]):
         # no two rows share their first input (float equality, so -0.0 == 0.0): all rows
         # are distinct, the hashing of _dedupe_rows (~40 us for 32 rows) is not needed
         u, uniq, rep = n, None, None
@@ -599,13 +615,17 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
         Y = np.asarray(res[1], dtype=float)
         if Y.shape == (u, m) or (m == 1 and Y.shape == (u,)):
             Y = Y.reshape(u, m)
-            finite = np.isfinite(Y).all(axis=1)
-            if runner.allow_nonfinite or finite.all():
+            # a sum is finite only if every entry is: the per-row test only when it is not
+            all_finite = math.isfinite(np.add.reduce(Y, axis=None))
+            finite = None if all_finite else np.isfinite(Y).all(axis=1)
+            if runner.allow_nonfinite or all_finite or finite.all():
                 if u < n:
                     Y = Y[np.searchsorted(uniq, rep)]
-                    finite = finite[np.searchsorted(uniq, rep)]
-                status = np.full(n, "ok", dtype="<U11")
-                status[~finite] = "nonfinite"
+                    if finite is not None:
+                        finite = finite[np.searchsorted(uniq, rep)]
+                status = _ok_status(n)
+                if finite is not None:
+                    status[~finite] = "nonfinite"
                 return Evaluations(
                     X=X, Y=Y, ok=np.ones(n, dtype=bool), status=status, errors=(None,) * n,
                     keys=None, n_new=u, n_cached=n - u, n_attempts=u,

@@ -194,6 +194,8 @@ def make_backend_check(executor: Any) -> None:
 
 
 def _input_array(model: Any, X: Any) -> np.ndarray:
+    if type(X) is np.ndarray:  # the common case first (a sampler's batch)
+        return as_2d_float("Runner.evaluate", "X", X, len(model.inputs))
     names = tuple(model.inputs)
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # DataFrame
         missing = [c for c in names if c not in X.columns]

@@ -21,6 +21,7 @@ from .._errors import EvaluationFailure
 __all__ = ["run_batch", "dump_model"]
 
 _CACHE: dict[int, Any] = {}
+_HOST = socket.gethostname()  # looked up once per process (a system call per batch before)
 
 
 def dump_model(model: Any) -> bytes:
@@ -51,7 +52,7 @@ def run_batch(payload: Any, X: np.ndarray) -> tuple:
     A failure is ``("fail", kind, error_type, message, traceback, details, retryable,
     duration, host, pid)``. ``KeyboardInterrupt`` and ``SystemExit`` propagate.
     """
-    host, pid = socket.gethostname(), os.getpid()
+    host, pid = _HOST or socket.gethostname(), os.getpid()
     t0 = time.perf_counter()
     try:
         model = _load(payload)
