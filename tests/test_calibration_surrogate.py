@@ -207,8 +207,8 @@ def test_fitzhugh_nagumo_delayed_acceptance_matches_the_dense_grid(seed):
     Before the refinement's frontier search and the defensive screening density, the
     sds came out 1-11 % narrow on 12/12 seeds (on 2 of them by more than 4.5, up to
     8.8, Monte-Carlo SEs): the surrogate missed a long tail of the posterior that
-    delayed acceptance then rarely entered. Tolerance: 4.5 Monte-Carlo SEs of this run (sd / sqrt(ESS) for means,
-    sd / sqrt(2 ESS) for sds).
+    delayed acceptance then rarely entered. Tolerance: 4.5 Monte-Carlo SEs of this
+    run (sd / sqrt(ESS) for means, sd / sqrt(2 ESS) for sds).
     """
     import json
     from pathlib import Path
