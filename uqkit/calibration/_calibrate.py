@@ -200,7 +200,9 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     Rounds (at most 8) stop once the log-posterior error's sd, at the
     surrogate's posterior draws and at the wide points in the full posterior's
     bulk, is below 0.15, the approximation moved by less than 0.25 sd and the
-    frontier stopped growing. These runs are
+    frontier stopped growing. The surrogate kept is the last fit (on every run), unless
+    its error at the runs in the full posterior's bulk is twice that of the round with
+    the smallest measured error. These runs are
     counted in ``n_model_evaluations`` (``surrogate_info`` itemises them). The
     surrogate is fixed before the chain starts, so every draw comes from exact
     delayed acceptance for one fixed surrogate; no adaptation happens during
