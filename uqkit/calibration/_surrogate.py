@@ -295,8 +295,9 @@ def _frontier(X: np.ndarray, lp: np.ndarray, top: float, mean: np.ndarray, chol:
     got a walker stuck there, and a run cost 2.2-6.5 full-model runs per effective
     sample instead of about 1.5. Sixteen at 0.999: 1.44-1.88 on 17 seeds; sixteen at
     0.99999 (which follows the part of the tail more than 8.1 below the best): 1.40-1.76
-    on 17 seeds (1.41-1.75 on 5 seeds of a user's 400-run prior PCE, where 0.999 left
-    one at 6.3). About 40 more refinement runs in all.
+    on 17 seeds. Refining a user's 400-run prior PCE instead stays a lottery on about
+    1 seed in 6 at either level (0.999: 6.3 and 2.4 on 2 of 11 seeds; 0.99999: 5.2
+    and 2.3 on 2 of 13). About 40 more refinement runs in all.
     """
     from scipy.stats import chi2
     d = X.shape[1]
