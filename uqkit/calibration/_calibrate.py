@@ -25,6 +25,7 @@ __all__ = ["calibrate"]
 
 _MODES = ("delayed_acceptance", "approximate")
 DEFAULT_MAX_EVALUATIONS = 1_000_000  # budget when neither n_steps nor max_evaluations is given
+TRUSTED_SCREENING = {"beta": 1.0, "weight": 0.05}
 
 
 def _default_runner(runner: Any) -> Any:
@@ -181,7 +182,13 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     (defensive mixture, Hesterberg 1995): delayed acceptance mixes like an
     independence sampler with proposal ``pi*``, which is slow wherever
     ``pi / pi*`` is large (Mengersen & Tweedie 1996), and a finite run then
-    comes out too narrow. The sub-chain length follows the surrogate's error
+    comes out too narrow. When the refinement (below) converged, the surrogate
+    is trusted more: ``pi*`` is then the untempered surrogate posterior with
+    defensive weight 0.05 (measured on the logistic ODE over 12 seeds: second-stage
+    acceptance 0.87 to 0.97, 1.28 to 1.12 full-model runs per effective sample;
+    with the same screening on every FitzHugh-Nagumo run, 2 of 25 seeds had a
+    walker stuck in the tail, so refinements that did not converge keep the
+    safer density). The sub-chain length follows the surrogate's error
     (robust spread) at the walkers at the end of warm-up.
 
     A surrogate fitted over the whole prior is often poor where the posterior
@@ -360,7 +367,11 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
             # draws of the surrogate's posterior place the screening density's defensive part
             draws = (refinement.draws if refinement is not None else
                      sample_surrogate(problem, surrogate_model, X0, srng)[0])
-            surr = screening_density(problem, surrogate_model, draws, srng)
+            # a refinement that met its accuracy target with no growing frontier is trusted
+            # more: untempered screening and a lighter defensive part (see _screening)
+            trusted = refinement is not None and refinement.converged
+            surr = screening_density(problem, surrogate_model, draws, srng,
+                                     **(TRUSTED_SCREENING if trusted else {}))
         else:
             surr = LogPosterior(problem, surrogate_model, None)
     driver = Driver(settings, full, surr, rng, store=store, name=name)

@@ -36,6 +36,7 @@ from ._target import LogPosterior
 
 __all__ = ["SCREEN_BETA", "DEFENSIVE_WEIGHT", "ScreeningLogPosterior", "screening_density"]
 
+# defaults; calibrate passes beta=1, weight=0.05 when the refinement converged
 SCREEN_BETA = 0.85       # tempering of the surrogate's log-likelihood (a slightly wider bulk)
 DEFENSIVE_WEIGHT = 0.1   # mass of the heavy-tailed component (measured, see the module notes)
 DEFENSIVE_SCALE = 2.0    # its scale, in surrogate-posterior sds
