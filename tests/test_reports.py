@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -391,3 +392,23 @@ def test_posterior_without_draws_gets_a_failed_verdict_not_a_crash(tmp_path):
     text = open(uqkit.report(post, path=tmp_path / "p.html"), encoding="utf-8").read()
     assert "NOT converged (n_steps): no diagnostics" in text
     assert "Posterior summary unavailable: ValueError: Too few elements" in text
+
+
+def test_a_result_that_builds_its_own_section_is_reported(tmp_path):
+    from uqkit.reports._document import Section
+
+    class Own:
+        n_evaluations = 7
+
+        def _report_section(self, label):
+            sec = Section(f"Own result{label}", "own")
+            sec.table("own numbers", pd.DataFrame({"value": [1.25]}, index=["a"]))
+            return sec
+
+    out = uqkit.report(Own(), path=tmp_path / "r.html")
+    data = json.loads((tmp_path / "r.json").read_text())
+    titles = [s["title"] for s in data["sections"]]
+    assert "Own result" in titles
+    assert "1.25" in Path(out).read_text()
+    counts = [s for s in data["sections"] if s["title"].startswith("Evaluations")]
+    assert counts and "7" in json.dumps(counts[0])

@@ -19,7 +19,13 @@ __all__ = ["kind_of", "build_section", "evaluation_counts", "seeds_of"]
 
 
 def kind_of(obj: Any) -> str | None:
-    """The report kind of an object, from the attributes it offers."""
+    """The report kind of an object, from the attributes it offers.
+
+    A result type that builds its own section offers ``_report_section(label)``
+    returning a :class:`~uqkit.reports._document.Section`; its kind is ``"own"``.
+    """
+    if callable(getattr(obj, "_report_section", None)):
+        return "own"
     if isinstance(obj, pd.DataFrame):
         return "table"
     if hasattr(obj, "r_hat") and hasattr(obj, "samples") and hasattr(obj, "summary"):
@@ -274,6 +280,8 @@ _BUILDERS = {"sobol": _sobol, "morris": _morris, "sensitivity": _sensitivity, "p
 def build_section(obj: Any, label: str = "") -> Section:
     """The section of one result (``label`` distinguishes several of a kind)."""
     kind = kind_of(obj)
+    if kind == "own":
+        return obj._report_section(label)
     if kind == "parameters":
         return _parameters(obj)
     if kind == "model":
