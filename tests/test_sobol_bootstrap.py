@@ -241,10 +241,29 @@ def test_scrambled_sobol_is_unbiased_over_scrambles():
     assert stats.kstest(pts, "uniform").pvalue > 1e-3
 
 
-def test_falls_back_to_scipy_sobol(monkeypatch):
+def test_private_scipy_direction_numbers_equal_the_public_engines():
+    # scipy's private _initialize_v is pinned to the public unscrambled qmc.Sobol, whose
+    # Gray-code points 2^b - 1 and 2^b differ by direction number b, for every dimension
+    # a study is likely to use and the bits of designs up to 2^14 points
+    from uqkit.sensitivity._qmc import _direction_numbers, public_direction_numbers
+
+    for dim in (1, 2, 3, 5, 8, 13, 20, 41):
+        private = _direction_numbers(dim)
+        assert private is not None
+        np.testing.assert_array_equal(private[:, :14], public_direction_numbers(dim, 14))
+
+
+def test_without_the_private_scipy_function_the_design_is_the_same(monkeypatch):
+    # the fallback recovers the direction numbers from the public engine, so a study's
+    # design, and with it its cache keys, does not change with the SciPy version
     from uqkit.sensitivity import _qmc
 
+    reference = _qmc.sobol_engine(6, np.random.default_rng(3))
+    expected = [reference.random(k) for k in (64, 64, 128)]
     monkeypatch.setattr(_qmc, "_direction_numbers", lambda dim: None)
+    engine = _qmc.sobol_engine(6, np.random.default_rng(3))
+    for block, k in zip(expected, (64, 64, 128)):
+        np.testing.assert_array_equal(engine.random(k), block)
     model, params, ref = ishigami()
     res = uqkit.sobol(model, params, 2**11, rng=1)
     err = np.abs(res.first["y"].to_numpy() - ref.first.to_numpy())

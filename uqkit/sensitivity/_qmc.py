@@ -8,9 +8,12 @@ points are generated in natural order by doubling (point ``i`` is the XOR of the
 direction numbers of the set bits of ``i``), which for ``2^m`` points gives the very
 point set of scipy's Gray-code order.
 
-The direction numbers are Joe & Kuo's (2008), taken from scipy (``_initialize_v``,
-a private function: if it is missing or returns something unexpected,
-:func:`sobol_engine` falls back to ``scipy.stats.qmc.Sobol``).
+The direction numbers are Joe & Kuo's (2008). They are read from scipy's private
+``_initialize_v`` (about 20 us). If that function is missing or returns something
+unexpected, they are recovered from the public unscrambled ``scipy.stats.qmc.Sobol``
+instead (0.5-6 ms): in its Gray-code order, points ``2^b - 1`` and ``2^b`` differ by
+exactly direction number ``b``, so both routes give the same numbers and therefore the
+same design for the same seed, which keeps a study's cache valid across SciPy versions.
 
 References
 ----------
@@ -24,11 +27,10 @@ Model. Comput. Simul. 13(4), 363-378.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from uqkit.parameters import make_qmc_engine
 
 __all__ = ["ScrambledSobol", "sobol_engine"]
 
@@ -54,6 +56,34 @@ def _direction_numbers(dim: int) -> np.ndarray | None:
     return v
 
 
+def public_direction_numbers(dim: int, n_bits: int) -> np.ndarray:
+    """The first ``n_bits`` direction numbers ``v[j, b]`` from the public scipy engine.
+
+    The unscrambled ``qmc.Sobol`` emits points in Gray-code order, where point ``i + 1``
+    is point ``i`` XOR the direction number of the lowest zero bit of ``i``: points
+    ``2^b - 1`` and ``2^b`` differ by direction number ``b``. The cost is a fast-forward
+    over ``2^n_bits`` points, the size of the design that needs them.
+    """
+    from scipy.stats import qmc
+
+    engine = qmc.Sobol(dim, scramble=False, bits=BITS)
+    v = np.empty((dim, n_bits), dtype=np.uint32)
+    scale = 2.0**BITS
+    next_index, last = 0, None  # the index the engine gives next; the point before it
+    for b in range(n_bits):
+        i = (1 << b) - 1
+        if last is not None and next_index == i + 1:
+            first = last
+        else:
+            if i > next_index:
+                engine.fast_forward(i - next_index)
+            first = (engine.random(1)[0] * scale).astype(np.uint32)
+        last = (engine.random(1)[0] * scale).astype(np.uint32)
+        next_index = i + 2
+        v[:, b] = first ^ last
+    return v
+
+
 class ScrambledSobol:
     """Linear matrix scrambled + digitally shifted Sobol' points (Matousek 1998).
 
@@ -61,22 +91,31 @@ class ScrambledSobol:
     ----------
     dim : int
     rng : numpy.random.Generator
-    directions : ndarray (dim, 30) of uint32
-        Unscrambled direction numbers.
+    directions : ndarray (dim, 30) of uint32, or callable
+        Unscrambled direction numbers, or ``directions(n_bits) -> (dim, n_bits)``, called
+        when a draw needs more bits than computed so far (the scrambling of each bit's
+        column is independent of the others, so the points do not depend on which).
     """
 
-    def __init__(self, dim: int, rng: np.random.Generator, directions: np.ndarray):
+    def __init__(self, dim: int, rng: np.random.Generator,
+                 directions: np.ndarray | Callable[[int], np.ndarray]):
         self.dim = dim
-        shifts = np.arange(BITS - 1, -1, -1, dtype=np.uint32)  # digit k (MSB first)
-        digits = ((directions[:, None, :] >> shifts[None, :, None]) & 1).astype(np.float32)
         # L: random lower-triangular 0/1 matrix with unit diagonal, one per dimension;
         # scrambled digit k = sum_{j <= k} L[k, j] * digit j (mod 2)
         lower = np.tril(rng.integers(0, 2, size=(dim, BITS, BITS), dtype=np.uint8), -1)
         lower += np.eye(BITS, dtype=np.uint8)
-        scrambled = (lower.astype(np.float32) @ digits).astype(np.uint32) & 1
-        self.v = (scrambled << shifts[None, :, None]).sum(axis=1, dtype=np.uint32)
+        self._lower = lower.astype(np.float32)
         self.shift = rng.integers(0, 1 << BITS, size=dim, dtype=np.uint32)
+        self._directions = directions if callable(directions) else None
+        self.v = (np.zeros((dim, 0), dtype=np.uint32) if callable(directions)
+                  else self._scramble(np.asarray(directions, dtype=np.uint32)))
         self.n_drawn = 0
+
+    def _scramble(self, directions: np.ndarray) -> np.ndarray:
+        shifts = np.arange(BITS - 1, -1, -1, dtype=np.uint32)  # digit k (MSB first)
+        digits = ((directions[:, None, :] >> shifts[None, :, None]) & 1).astype(np.float32)
+        scrambled = (self._lower @ digits).astype(np.uint32) & 1
+        return (scrambled << shifts[None, :, None]).sum(axis=1, dtype=np.uint32)
 
     def random(self, k: int) -> np.ndarray:
         """The next ``k`` points (``k`` a power of 2, the points drawn so far a multiple).
@@ -86,6 +125,9 @@ class ScrambledSobol:
         start = self.n_drawn
         if k & (k - 1) or start % k:
             raise ValueError("ScrambledSobol draws blocks of 2^m points at multiples of 2^m")
+        n_bits = (start + k - 1).bit_length()
+        if self._directions is not None and self.v.shape[1] < n_bits:
+            self.v = self._scramble(self._directions(n_bits))
         X = np.empty((k, self.dim), dtype=np.uint32)
         first = self.shift.copy()
         for b in range(start.bit_length()):
@@ -105,24 +147,9 @@ class ScrambledSobol:
         return U
 
 
-class _ScipySobol:
-    """``scipy.stats.qmc.Sobol`` behind the same interface (the fallback)."""
-
-    def __init__(self, dim: int, rng: np.random.Generator):
-        self.engine = make_qmc_engine("sobol", dim, rng)
-        # scipy returns multiples of 2^-bits, so 0 is possible: shift to the cell
-        # midpoint so unbounded inverse CDFs stay finite.
-        self._shift = 2.0 ** -(getattr(self.engine, "bits", BITS) + 1)
-
-    def random(self, k: int) -> np.ndarray:
-        U = self.engine.random(k)
-        U += self._shift
-        return U
-
-
 def sobol_engine(dim: int, rng: np.random.Generator) -> Any:
     """A scrambled Sobol' engine in ``dim`` dimensions with ``.random(k)``."""
     v = _direction_numbers(dim)
     if v is None:
-        return _ScipySobol(dim, rng)
+        return ScrambledSobol(dim, rng, lambda n_bits: public_direction_numbers(dim, n_bits))
     return ScrambledSobol(dim, rng, v)
