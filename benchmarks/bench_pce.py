@@ -331,6 +331,33 @@ def field_table(n, m):
                  ["one LARS per output", fmt_t(t_each), f"{err_each:.2e}", "1"]])
 
 
+# ------------------------------------------------------------------ table 6: BLAS threads
+def blas_table(n, reps):
+    """The same fits with BLAS limited to one thread (uqkit's default) and with its default.
+
+    ``uqkit.pce._blas.single_threaded_blas`` exists for this row: the LAR path makes
+    hundreds of small products on which threaded OpenBLAS only spins, most of all on a
+    loaded machine. Run it on a loaded machine too (e.g. beside another benchmark).
+    """
+    from contextlib import nullcontext
+    from unittest import mock
+
+    rows = []
+    for pname in ("ishigami", "borehole"):
+        pb = PROBLEMS[pname]
+        X = pb["sample"](n, np.random.default_rng(0))
+        Y = pb["f"](X)
+        params = uq_params(pb["marg"])
+        t_one = med([timed(uqkit.fit_pce, X=X, Y=Y, parameters=params)[1] for _ in range(reps)])
+        with mock.patch("uqkit.pce._fit.single_threaded_blas", nullcontext):
+            t_all = med([timed(uqkit.fit_pce, X=X, Y=Y, parameters=params)[1]
+                         for _ in range(reps)])
+        rows.append([pname, fmt_t(t_one), fmt_t(t_all), ratio(t_one, t_all)])
+    print(f"## fit_pce, n = {n}: BLAS on one thread vs its default threads "
+          f"(load average {os.getloadavg()[0]:.1f})")
+    print_table(["problem", "one thread (uqkit)", "default threads", "ratio"], rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,200,500")
@@ -341,7 +368,7 @@ def main():
     ap.add_argument("--sens-timeout", type=float, default=120.0)
     ap.add_argument("--skip-slow", action="store_true",
                     help="skip OpenTURNS fits at n=1000 (about a minute)")
-    ap.add_argument("--tables", default="accuracy,fit,sobol,predict,field")
+    ap.add_argument("--tables", default="accuracy,fit,sobol,predict,field,blas")
     args = ap.parse_args()
     tables = args.tables.split(",")
     print(f"# machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
@@ -360,6 +387,8 @@ def main():
         predict_table(args.fit_n, Xvs)
     if "field" in tables:
         field_table(300, 100)
+    if "blas" in tables:
+        blas_table(args.fit_n, args.reps)
     print(f"# load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -2,10 +2,10 @@
 
 The LAR / OMP path makes hundreds of small matrix-vector products (about 1000 x 500).
 Threaded OpenBLAS gains nothing on them and, on a shared machine, its threads spin
-and yield: on the 2-core benchmark machine under load a borehole fit at n = 1000
-took 0.97 s with the default threads and 0.07 s with one (benchmarks/bench_pce.py).
+and yield (``benchmarks/bench_pce.py --tables blas`` measures both settings).
 ``threadpoolctl`` is used when installed; otherwise numpy's bundled OpenBLAS is
-found and set through ctypes. Any failure leaves the threads as they are.
+found and set through ctypes by its exported symbol names (pinned by
+``tests/test_pce_blas.py``). Any failure leaves the threads as they are.
 """
 
 from __future__ import annotations
