@@ -152,8 +152,7 @@ def write_page(path: str | os.PathLike, document: str) -> str:
 
 
 _DEPENDENCIES = ("numpy", "scipy", "pandas", "matplotlib", "xarray", "tqdm", "cloudpickle",
-                 "SALib", "chaospy", "openturns", "emcee", "arviz", "dask", "distributed",
-                 "umbridge")
+                 "SALib", "emcee", "arviz", "dask", "distributed", "umbridge")
 
 
 def versions() -> dict[str, str]:
