@@ -255,15 +255,6 @@ def test_example_study_python_entry_point(tmp_path):
     assert abs(t[("x3", "total")] - 0.2437) < 0.1
 
 
-def _has(name):
-    try:
-        getattr(uqkit, name)
-        return True
-    except (ImportError, AttributeError):
-        return False
-
-
-@pytest.mark.skipif(not _has("CommandModel"), reason="CommandModel not merged yet")
 def test_example_study_command_template(tmp_path):
     for f in ("command.toml", "beam.py"):
         shutil.copy(STUDIES / f, tmp_path)
@@ -278,8 +269,6 @@ def test_example_study_command_template(tmp_path):
     assert 24 < summary["ok"].sum() <= 6 * 4 + 24 and summary["failed"].sum() == 0
 
 
-@pytest.mark.skipif(not (_has("serve") and _has("UMBridgeModel")),
-                    reason="uqkit.serve / UMBridgeModel not merged yet")
 def test_example_study_umbridge(tmp_path):
     model, _, _ = uqkit.examples.ishigami()
     server = uqkit.serve(model, port=0, block=False)
