@@ -1,17 +1,16 @@
 """Scrambled Sobol' points in blocks of 2^m, for the Saltelli design of ``uqkit.sobol``.
 
 scipy's ``qmc.Sobol`` scrambles its direction numbers in a triple loop over
-``dim x bits x bits`` (0.19 ms of its 0.25 ms set-up for 6 dimensions, 1.1 ms for 40),
-a fixed cost that matters when a whole small analysis takes about a millisecond. The
-same scrambling is one batched 0/1 matrix product here (exact in float32), and
+``dim x bits x bits``, a fixed cost that dominates a small analysis. The same
+scrambling is one batched 0/1 matrix product here (exact in float32), and
 points are generated in natural order by doubling (point ``i`` is the XOR of the
 direction numbers of the set bits of ``i``), which for ``2^m`` points gives the very
 point set of scipy's Gray-code order.
 
 The direction numbers are Joe & Kuo's (2008). They are read from scipy's private
-``_initialize_v`` (about 20 us). If that function is missing or returns something
+``_initialize_v``, a table look-up. If that function is missing or returns something
 unexpected, they are recovered from the public unscrambled ``scipy.stats.qmc.Sobol``
-instead (0.5-6 ms): in its Gray-code order, points ``2^b - 1`` and ``2^b`` differ by
+instead, which costs a fast-forward over the design's points: in its Gray-code order, points ``2^b - 1`` and ``2^b`` differ by
 exactly direction number ``b``, so both routes give the same numbers and therefore the
 same design for the same seed, which keeps a study's cache valid across SciPy versions.
 
