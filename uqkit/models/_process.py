@@ -10,6 +10,9 @@ Design (RELIABILITY C1-C4, C7, security 1 and 8):
   sends SIGTERM to the whole group, waits ``grace`` seconds, then SIGKILL, and
   always reaps. Stray group members left after a normal exit are killed too, so
   no simulator process outlives its evaluation.
+- Whatever the simulator leaves behind (grandchildren, ``setsid`` daemons) is killed
+  after each evaluation, and a watchdog kills it if the driver dies, even by SIGKILL:
+  see :mod:`uqkit.models._proctree`.
 - Optional resource limits (address space, processes, file size as an output
   cap, CPU seconds) are set in the child before ``exec``.
 """
@@ -22,6 +25,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._proctree import VAR, tracker
 
 __all__ = ["ProcessResult", "run_process", "read_tail", "LIMIT_KEYS"]
 
@@ -82,6 +87,9 @@ def run_process(
 ) -> ProcessResult:
     """Run ``argv`` in ``cwd`` with stdout/stderr in ``stdout.txt``/``stderr.txt``."""
     preexec = _SetLimits(limits) if limits else None
+    track = tracker()
+    mark = track.mark()
+    env = {**(os.environ if env is None else env), VAR: mark}
     start = time.perf_counter()
     with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
@@ -89,6 +97,7 @@ def run_process(
             start_new_session=True, close_fds=True, preexec_fn=preexec,
         )
     pgid = proc.pid  # the session leader's pid is the process group id
+    track.started(pgid)
     timed_out = killed = False
     try:
         try:
@@ -108,8 +117,8 @@ def run_process(
         proc.wait()
         raise
     finally:
-        # descendants that outlived the leader (daemonised helpers, `sleep &`)
-        _kill_group(pgid, signal.SIGKILL)
+        # descendants that outlived the leader (`sleep &`, daemonised helpers)
+        track.finished(pgid, mark)
     duration = time.perf_counter() - start
     return ProcessResult(proc.returncode, duration, timed_out, killed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import time
 from typing import Any
 
 from .._validation import fail
@@ -47,8 +48,35 @@ class Backend:
 
     def close(self) -> None:
         if self.owned and self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            self.executor = None
+            executor, self.executor = self.executor, None
+            if isinstance(executor, cf.ProcessPoolExecutor):
+                _stop_pool(executor)
+            else:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, idle_wait: float = 10.0) -> None:
+    """Shut a process pool down without waiting for the evaluations still running.
+
+    Closing a pool with work in flight only happens when a job was interrupted (Ctrl-C,
+    SIGTERM, an error): their results can no longer be recorded, so the workers are
+    terminated at once (SIGTERM, then SIGKILL after 1 s); the watchdog of each worker
+    stops its simulators (:mod:`uqkit.models._proctree`). Idle workers exit normally.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    busy = bool(getattr(pool, "_pending_work_items", None))
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + (0.0 if busy else idle_wait)
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
 
 
 def _noop() -> None:
@@ -69,6 +97,9 @@ def _worker_init() -> None:
             os._exit(1)
     except Exception:  # pragma: no cover - not Linux
         pass
+    from ..models._proctree import worker_start
+
+    worker_start()  # the watchdog that stops this worker's simulators when it dies
 
 
 def _process_pool(n: int):
