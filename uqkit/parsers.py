@@ -82,6 +82,11 @@ def _show(text: str, n: int = 60) -> str:
     return f"{text[:n]!r}... ({len(text)} characters)"
 
 
+def _clip(text: str, n: int = 200) -> str:
+    """``text`` cut to ``n`` characters, saying how long it was."""
+    return text if len(text) <= n else f"{text[:n]}... ({len(text)} characters)"
+
+
 def _failure(kind: str, message: str, **details: Any) -> EvaluationFailure:
     if len(message) > MAX_MESSAGE:
         cut = len(message) - MAX_MESSAGE + 40
@@ -289,7 +294,7 @@ class table:  # noqa: N801
             names = split(first)
             if len(set(names)) != len(names) or any(not n for n in names):
                 raise EvaluationFailure(
-                    "parse_error", f"{self.file}, line {lineno}: header {_show(str(names))} "
+                    "parse_error", f"{self.file}, line {lineno}: header {_clip(str(names))} "
                     "has empty or duplicate column names", retryable=False, file=self.file)
             if all(_NUMBER.fullmatch(n) for n in names):
                 raise EvaluationFailure(
@@ -333,7 +338,7 @@ class table:  # noqa: N801
         if missing:
             raise EvaluationFailure(
                 "parse_error", f"{self.file}, line {lines[0][0] - 1 if self.header else 1}: "
-                f"column {missing[0]!r} not in header {_show(str(names), 200)}",
+                f"column {missing[0]!r} not in header {_clip(str(names))}",
                 retryable=False, file=self.file)
         cols = {c: data[:, index[c]] for c in wanted}
         if data.shape[0] == 1:
