@@ -37,7 +37,7 @@ from ._command_support import (
 )
 from ._process import read_tail, run_process
 from ._protocol import expand_outputs
-from ._templates import Template, check_templates, lossy_specs
+from ._templates import MAX_RENDERED, Template, check_templates, lossy_specs
 
 __all__ = ["CommandModel"]
 
@@ -101,6 +101,11 @@ class CommandModel:
         RLIMIT_FSIZE; also caps stdout/stderr), ``cpu`` (seconds).
     grace : float
         Seconds between SIGTERM and SIGKILL on timeout (default 3).
+    max_input_size : int
+        Largest rendered input file or argument, in characters (default 64 Mi).
+        Checked at construction from the templates' length and their format
+        specs' widths (at most 256 each), so a runaway spec such as
+        ``{{ x:>3000000000 }}`` is refused before anything is rendered.
 
     Raises
     ------
@@ -159,6 +164,7 @@ class CommandModel:
         inherit_env: bool | Sequence[str] = True,
         limits: Mapping[str, int] | None = None,
         grace: float = 3.0,
+        max_input_size: int = MAX_RENDERED,
     ) -> None:
         root = Path.cwd()
         # --- command: argv list, never a shell string
@@ -184,6 +190,10 @@ class CommandModel:
         self.timeout = None if timeout is None else check_real(_FUNC, "timeout", timeout,
                                                                positive=True)
         self.grace = check_real(_FUNC, "grace", grace, nonnegative=True)
+        if isinstance(max_input_size, bool) or not isinstance(
+                max_input_size, (int, np.integer)) or max_input_size <= 0:
+            fail(_FUNC, "max_input_size", "a positive number of characters", max_input_size)
+        cap = int(max_input_size)
         self.keep = check_choice(_FUNC, "keep", keep, ("failed", "all", "none"))
         self.env = _check_env(env)
         self.inherit_env = _check_inherit(inherit_env)
@@ -223,7 +233,7 @@ class CommandModel:
             elif not p.is_absolute() and _is_small_file(root / p):
                 stray.append(arg)
         self.command = tuple(argv)
-        self._argv = tuple(Template(a, f"argv[{i}]") for i, a in enumerate(argv))
+        self._argv = tuple(Template(a, f"argv[{i}]", cap) for i, a in enumerate(argv))
 
         # --- files
         if files is not None and not isinstance(files, Mapping):
@@ -241,7 +251,7 @@ class CommandModel:
             else:
                 fail(_FUNC, "files", "template text (str) or a pathlib.Path", type(spec).__name__)
             self.files[fname] = text
-        self._files = tuple((n, Template(t, f"file {n!r}")) for n, t in self.files.items())
+        self._files = tuple((n, Template(t, f"file {n!r}", cap)) for n, t in self.files.items())
         templates = [*self._argv, *(t for _, t in self._files)]
         unused = check_templates(templates, self.inputs, _FUNC)
         lossy = lossy_specs(templates)
