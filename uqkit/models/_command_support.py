@@ -40,9 +40,9 @@ def _check_relative(arg: str, name: Any) -> str:
     if not isinstance(name, (str, os.PathLike)) or not str(name):
         fail(_FUNC, arg, "file names relative to the work directory", name)
     p = Path(name)
-    if p.is_absolute() or ".." in p.parts:
-        fail(_FUNC, arg, "relative file names without '..'", str(name),
-             "Files are written inside each evaluation's work directory.")
+    if "\0" in str(name) or not p.parts or p.is_absolute() or ".." in p.parts:
+        fail(_FUNC, arg, "relative file names without '..' or NUL, naming a file (not '.')",
+             str(name), "Files are written inside each evaluation's work directory.")
     if str(p) in RESERVED:
         fail(_FUNC, arg, f"names other than {RESERVED} (the captured output)", str(name))
     return str(p)
@@ -71,8 +71,26 @@ def _resolve_support(arg: str, entries: Any, root: Path) -> dict[str, Path]:
                  "Copy the file into the project or run from its directory.")
         if not full.exists():
             fail(_FUNC, arg, "existing files", str(src))
+        if full.is_dir():
+            _check_links_inside(arg, full, root)
         out[dest] = full.absolute()
     return out
+
+
+def _check_links_inside(arg: str, folder: Path, root: Path) -> None:
+    """Symbolic links inside a copied or linked folder must point inside the project.
+
+    Folders are copied with their links kept as links; a link to ``/etc`` would give
+    the simulator (and cleanup code) a path out of its work directory.
+    """
+    top = root.resolve()
+    for base, dirs, names in os.walk(folder, followlinks=False):
+        for entry in (*dirs, *names):
+            p = Path(base) / entry
+            if p.is_symlink() and not p.resolve().is_relative_to(top):
+                fail(_FUNC, arg, f"folders whose symbolic links point inside the project "
+                     f"directory {str(root)!r}", f"{p} -> {os.readlink(p)}",
+                     "Copy the target into the project, or remove the link.")
 
 
 _default_dir: dict[int, Path] = {}
