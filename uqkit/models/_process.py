@@ -19,16 +19,57 @@ Design (RELIABILITY C1-C4, C7, security 1 and 8):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._proctree import VAR, tracker
 
-__all__ = ["ProcessResult", "run_process", "read_tail", "LIMIT_KEYS"]
+__all__ = ["ProcessResult", "run_process", "read_tail", "LIMIT_KEYS", "cancel_on"]
+
+# set by a caller that may abandon the evaluation (the UM-Bridge server, when its client
+# disconnects): run_process then stops the simulator and raises EvaluationFailure
+_cancel: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "uqkit_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancel_on(event: threading.Event) -> Iterator[None]:
+    """Within this block, setting ``event`` stops a running simulator of this thread."""
+    token = _cancel.set(event)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None) -> None:
+    """``proc.wait(timeout)``, but raise a ``cancelled`` failure once the event is set."""
+    cancel = _cancel.get()
+    if cancel is None:
+        proc.wait(timeout=timeout)
+        return
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
+        try:
+            proc.wait(timeout=step)
+            return
+        except subprocess.TimeoutExpired:
+            if cancel.is_set():
+                from uqkit._errors import EvaluationFailure
+
+                raise EvaluationFailure("cancelled", "the evaluation was cancelled (its "
+                                        "client went away)", retryable=True) from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 TAIL_BYTES = 64 * 1024
 
@@ -101,7 +142,7 @@ def run_process(
     timed_out = killed = False
     try:
         try:
-            proc.wait(timeout=timeout)
+            _wait(proc, timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(pgid, signal.SIGTERM)
