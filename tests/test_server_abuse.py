@@ -132,6 +132,19 @@ def test_a_disconnected_clients_simulator_is_stopped(tmp_path):
         status, body = _exchange(srv.url, _evaluate([2.0, 0.0]))
         assert status == 200 and json.loads(body) == {"output": [[2.0]]}
         assert time.monotonic() - t0 < 20
+    first = [int(p) for p in pid_file.read_text().split()][:5]  # the cancelled simulator's
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in first) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in first if _running(p)]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_request_errors_are_logged_one_line_each_rate_limited(caplog):
