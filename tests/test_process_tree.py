@@ -99,16 +99,21 @@ DRIVER = textwrap.dedent("""
     model = uqkit.CommandModel(
         [sys.argv[2], "{{ x }}", "1000"], inputs=["x"], outputs=["y"],
         parse=parsers.numbers("stdout.txt"), timeout=600, workdir=sys.argv[3])
-    with uqkit.Runner(executor=workers or None, store=sys.argv[4]) as runner:
+    runner = uqkit.Runner(executor=workers or None, store=sys.argv[4])
+    if sys.argv[5] == "with":
+        with runner:
+            runner.evaluate(model, np.arange(1.0, 5.0)[:, None])
+    else:  # no close(): the pool is stopped at interpreter exit
         runner.evaluate(model, np.arange(1.0, 5.0)[:, None])
 """)
 
 
-def _start_driver(tmp_path, workers: int) -> tuple[subprocess.Popen, Path]:
+def _start_driver(tmp_path, workers: int, use_with: bool = True
+                  ) -> tuple[subprocess.Popen, Path]:
     pid_file = tmp_path / "pids"
     proc = start_python(
         ["-c", DRIVER, workers, FAKESIM / "daemons.sh", tmp_path / "work",
-         tmp_path / "s.db"],
+         tmp_path / "s.db", "with" if use_with else "bare"],
         env=subprocess_env(UQKIT_TEST_PIDS=str(pid_file)),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     n_running = max(workers, 1)
@@ -147,9 +152,11 @@ def _cleanup(proc: subprocess.Popen, pid_file: Path) -> None:
             pass
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-def test_pool_driver_stops_its_simulators_on_a_signal(tmp_path, sig):
-    proc, pid_file = _start_driver(tmp_path, workers=2)
+@pytest.mark.parametrize("sig,use_with", [(signal.SIGTERM, True), (signal.SIGINT, True),
+                                          (signal.SIGTERM, False)],
+                         ids=["TERM", "INT", "TERM-no-with"])
+def test_pool_driver_stops_its_simulators_on_a_signal(tmp_path, sig, use_with):
+    proc, pid_file = _start_driver(tmp_path, workers=2, use_with=use_with)
     try:
         t0 = time.monotonic()
         os.kill(proc.pid, sig)  # the driver only, not its process group

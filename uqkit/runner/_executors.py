@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import multiprocessing
 import os
+import threading
 import time
+import weakref
 from typing import Any
 
 from .._validation import fail
@@ -79,6 +82,24 @@ def _stop_pool(pool: cf.ProcessPoolExecutor, idle_wait: float = 10.0) -> None:
             proc.join(1.0)
 
 
+_live_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+def _stop_busy_pools() -> None:
+    """At interpreter exit (e.g. SystemExit from SIGTERM while evaluating, with no ``with
+    Runner``), stop pools that still run evaluations instead of waiting for them."""
+    for pool in list(_live_pools):
+        if getattr(pool, "_pending_work_items", None):
+            _stop_pool(pool)
+
+
+# threading's exit hooks run in reverse order of registration: registered after
+# concurrent.futures.process (imported here first), this one runs before that module's
+# hook, which would wait for every running task
+importlib.import_module("concurrent.futures.process")
+threading._register_atexit(_stop_busy_pools)
+
+
 def _noop() -> None:
     return None
 
@@ -114,6 +135,7 @@ def _process_pool(n: int):
                                       mp_context=multiprocessing.get_context(method))
         for fut in [pool.submit(_noop) for _ in range(n)]:
             fut.result()
+        _live_pools.add(pool)
         return pool
     return factory
 
