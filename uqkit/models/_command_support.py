@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal as _signal
 import stat
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,94 @@ def _sha256_file(path: Path) -> str:
                 h.update(chunk)
         digest = _hash_cache[key] = h.hexdigest()
     return digest
+
+
+def _check_command(command: Any) -> list[str]:
+    """An argv list of strings (never a shell string), ``PathLike`` elements as text."""
+    if isinstance(command, (str, bytes)):
+        fail(_FUNC, "command", "an argv list such as ['sim', '-i', 'in.txt'] (never a shell "
+             "string)", command, "Split it with shlex.split(...).")
+    try:
+        command = [os.fspath(c) if isinstance(c, os.PathLike) else c for c in command]
+    except TypeError:
+        fail(_FUNC, "command", "a sequence of strings", command)
+    if not command or not all(isinstance(c, str) for c in command):
+        fail(_FUNC, "command", "a non-empty sequence of strings", command)
+    if any("\x00" in c for c in command):
+        fail(_FUNC, "command", "strings without NUL bytes", command)
+    return command
+
+
+def _check_max_input_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        fail(_FUNC, "max_input_size", "a positive number of characters", value)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class _Program:
+    """The resolved command: absolute program, argv, hashes of program and scripts."""
+
+    exe: Path
+    argv: list[str]
+    hashes: dict[str, str]
+    script: str | None  # file name of the first script argument (the default model name)
+    stray: list[str]  # relative arguments naming files of the current directory
+
+
+def _resolve_program(command: list[str], env: dict[str, str] | None, root: Path) -> _Program:
+    """Find the program (on ``PATH`` or relative to ``root``) and hash it and its scripts."""
+    argv0 = command[0]
+    if "{{" in argv0:
+        fail(_FUNC, "command", "a fixed program as the first element", argv0)
+    if os.sep in argv0:
+        exe = (root / argv0) if not Path(argv0).is_absolute() else Path(argv0)
+    else:
+        found = shutil.which(argv0, path=(env or {}).get("PATH"))
+        if found is None:
+            fail(_FUNC, "command", "a program found on PATH", argv0,
+                 "Install it or give its full path.")
+        exe = Path(found)
+    if not exe.is_file():
+        fail(_FUNC, "command", "an existing program", str(exe))
+    if not os.access(exe, os.X_OK):
+        fail(_FUNC, "command", "an executable file", str(exe), f"Run: chmod +x {exe}")
+    exe = exe.absolute()
+    hashes = {str(exe): _sha256_file(exe)}
+    argv = [str(exe)]
+    script = None
+    stray = []
+    for arg in command[1:]:
+        argv.append(arg)
+        if "{{" in arg or not arg or arg.startswith("-") or len(arg) > 4096:
+            continue
+        p = Path(arg)
+        if p.is_absolute() and _is_small_file(p):
+            hashes[arg] = _sha256_file(p)  # a script: part of the simulator's identity
+            script = script or p.name
+        elif not p.is_absolute() and _is_small_file(root / p):
+            stray.append(arg)
+    return _Program(exe, argv, hashes, script, stray)
+
+
+def _read_files(files: Any) -> dict[str, str]:
+    """``files``: file name -> template text (a ``Path`` is read now)."""
+    if files is not None and not isinstance(files, Mapping):
+        fail(_FUNC, "files", "a mapping of file name to template", files)
+    out: dict[str, str] = {}
+    for fname, spec in (files or {}).items():
+        fname = _check_relative("files", fname)
+        if isinstance(spec, Path):
+            try:
+                text = spec.read_text()
+            except OSError as exc:
+                fail(_FUNC, "files", "readable template files", str(spec), str(exc))
+        elif isinstance(spec, str):
+            text = spec
+        else:
+            fail(_FUNC, "files", "template text (str) or a pathlib.Path", type(spec).__name__)
+        out[fname] = text
+    return out
 
 
 def _check_relative(arg: str, name: Any) -> str:

@@ -29,6 +29,7 @@ group list apply; without cgroup v2, only the first two layers.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import secrets
@@ -85,6 +86,8 @@ class Tracker:
                 env={k: v for k, v in os.environ.items() if k != VAR})
         except OSError:  # pragma: no cover - no interpreter to run it
             self.watchdog = None
+        else:
+            atexit.register(self.close)
         root = _cgroup_root() if cgroup and self.watchdog is not None else None
         if root is not None:
             path = root / f"uqkit-{self.token}"
@@ -125,7 +128,8 @@ class Tracker:
         self._tell(f"-{pgid}")
 
     def close(self) -> None:
-        if self.watchdog is not None:
+        """Let the watchdog go (normal exit): it sweeps once for marked processes and ends."""
+        if self.watchdog is not None and os.getpid() == self.pid:
             try:
                 self.watchdog.stdin.close()
                 self.watchdog.wait(timeout=_watchdog.GRACE + 5)
