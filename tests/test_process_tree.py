@@ -108,17 +108,17 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-def _start_driver(tmp_path, workers: int, use_with: bool = True
-                  ) -> tuple[subprocess.Popen, Path]:
+def _start_driver(tmp_path, workers: int, use_with: bool = True, script: str = "daemons.sh",
+                  per_run: int = 5) -> tuple[subprocess.Popen, Path]:
     pid_file = tmp_path / "pids"
     proc = start_python(
-        ["-c", DRIVER, workers, FAKESIM / "daemons.sh", tmp_path / "work",
+        ["-c", DRIVER, workers, FAKESIM / script, tmp_path / "work",
          tmp_path / "s.db", "with" if use_with else "bare"],
         env=subprocess_env(UQKIT_TEST_PIDS=str(pid_file)),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     n_running = max(workers, 1)
     ready = Path(f"{pid_file}.ready")
-    _wait_for(lambda: len(_pids(pid_file)) >= 5 * n_running and ready.exists()
+    _wait_for(lambda: len(_pids(pid_file)) >= per_run * n_running and ready.exists()
               and len(ready.read_text().splitlines()) >= n_running or proc.poll() is not None,
               within=60, what="the simulators to start")
     assert proc.poll() is None, proc.stderr.read().decode()
@@ -150,6 +150,22 @@ def _cleanup(proc: subprocess.Popen, pid_file: Path) -> None:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def test_pool_workers_cgroup_catches_a_daemon_that_clears_its_environment(tmp_path):
+    from uqkit.models._proctree import _cgroup_root
+
+    if _cgroup_root() is None:
+        pytest.skip("no writable cgroup v2 hierarchy here")
+    proc, pid_file = _start_driver(tmp_path, 2, script="scrubbed.sh", per_run=1)
+    try:
+        assert len(_alive(_pids(pid_file))) >= 2
+        proc.kill()
+        proc.wait()
+        left = _wait_all_gone(_pids(pid_file), within=15.0)
+        assert left == [], f"still alive 15 s after the driver died: {left}"
+    finally:
+        _cleanup(proc, pid_file)
 
 
 @pytest.mark.parametrize("sig,use_with", [(signal.SIGTERM, True), (signal.SIGINT, True),

@@ -10,7 +10,7 @@ Three layers, each catching what the previous one misses:
    (Linux: read from ``/proc/<pid>/environ``). A program that clears its environment
    and leaves its session escapes this layer.
 3. **cgroup.** A pool worker (a process uqkit owns) moves itself into a cgroup of
-   its own at start-up where a cgroup v2 hierarchy is writable (root, or a delegated
+   its own before its first simulator where a cgroup v2 hierarchy is writable (root, or a delegated
    subtree such as a systemd user slice). Every simulator it starts is born in that
    cgroup, and no process can leave a cgroup on its own, so even a daemon that
    clears its environment and leaves its session is killed when the worker's
@@ -142,12 +142,17 @@ _tracker: Tracker | None = None
 _create_lock = threading.Lock()
 
 
+_pool_worker = False
+
+
 def worker_start() -> None:
-    """Called in a pool worker at start-up: a watchdog now, and a cgroup where possible."""
-    tracker(cgroup=True)
+    """Called in a pool worker at start-up: its tracker, made at the first simulator,
+    moves the worker into a cgroup of its own where possible."""
+    global _pool_worker
+    _pool_worker = True
 
 
-def tracker(cgroup: bool = False) -> Tracker:
+def tracker() -> Tracker:
     """This process's tracker, started on first use (and again in a forked child)."""
     global _tracker
     current = _tracker
@@ -165,5 +170,5 @@ def tracker(cgroup: bool = False) -> Tracker:
                     pass
             _tracker = None
         if _tracker is None:
-            _tracker = Tracker(cgroup)
+            _tracker = Tracker(cgroup=_pool_worker)
         return _tracker

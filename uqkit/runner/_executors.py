@@ -120,7 +120,7 @@ def _worker_init() -> None:
         pass
     from ..models._proctree import worker_start
 
-    worker_start()  # the watchdog that stops this worker's simulators when it dies
+    worker_start()  # this worker's simulators run in a cgroup of its own where possible
 
 
 def _process_pool(n: int):
