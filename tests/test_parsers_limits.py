@@ -68,3 +68,17 @@ def test_max_bytes_enters_the_repr_only_when_set():
     assert repr(parsers.numbers("stdout.txt")) == "numbers('stdout.txt')"
     assert repr(parsers.numbers("stdout.txt", max_bytes=10)) == (
         "numbers('stdout.txt', max_bytes=10)")
+
+
+def test_a_user_parsers_huge_message_is_cut(tmp_path):
+    import sys
+
+    def parse(workdir):
+        raise ValueError("x" * 1_000_000)
+
+    model = uqkit.CommandModel([sys.executable, "-c", "print(1)"], inputs=["a"],
+                               outputs=["y"], files={"in.txt": "{{ a }}"}, parse=parse,
+                               workdir=tmp_path)
+    with pytest.raises(uqkit.EvaluationFailure) as info:
+        model([[1.0]])
+    assert info.value.kind == "parse_error" and len(str(info.value)) < 2200

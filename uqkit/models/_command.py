@@ -359,8 +359,11 @@ class CommandModel:
             raise EvaluationFailure("missing_output", f"parse: {exc}", retryable=False,
                                     duration=duration) from exc
         except Exception as exc:
+            text = str(exc)
+            if len(text) > 2000:  # a parser's message quoting a huge output
+                text = f"{text[:2000]}... [{len(text) - 2000} characters cut]"
             raise EvaluationFailure(
-                "parse_error", f"parse raised {type(exc).__name__}: {exc}", retryable=False,
+                "parse_error", f"parse raised {type(exc).__name__}: {text}", retryable=False,
                 duration=duration, exception=type(exc).__name__) from exc
         return _to_row(result, self.outputs, self.output_sizes)
 

@@ -214,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a model bug must not kill the server
             self.server.log_error("model %r raised %s: %s", req.get("name"),
                                   type(exc).__name__, str(exc)[:200])
-            self._error(500, "ModelError", f"{type(exc).__name__}: {exc}")
+            self._error(500, "ModelError", f"{type(exc).__name__}: {str(exc)[:2000]}")
             return
         finally:
             self.server.unwatch(self.connection)
