@@ -92,8 +92,9 @@ def _entry_point(study: Study, *, build: bool = True) -> tuple[Any, Any]:
     A study file is trusted like a script: the entry point's module is imported and
     a factory is called. The checks below catch mistakes and cheap tricks (reaching
     ``os.system`` through a module's imports), they are not a sandbox. With
-    ``build=False`` (``uqkit run --check``) no factory is called: the model is
-    ``None`` unless the entry point is a model, an example or a plain function.
+    ``build=False`` (``uqkit run --check``) no factory is called but uqkit's own
+    examples: the model is ``None`` unless the entry point is a model, an example,
+    a plain function or a factory of ``uqkit.examples``.
     """
     spec = study.model
     key = ("model", "entry_point")
@@ -124,7 +125,8 @@ def _entry_point(study: Study, *, build: bool = True) -> tuple[Any, Any]:
                               "inputs), declare its outputs in [model], e.g. outputs = "
                               "[\"y\"]; to use it as a factory, give them in "
                               "[model.kwargs]")
-        if not build:
+        ours = module_name == "uqkit.examples" or module_name.startswith("uqkit.examples.")
+        if not build and not ours:  # uqkit's own example factories have no side effects
             return None, None
         try:
             made = obj(**spec.get("kwargs", {}))
