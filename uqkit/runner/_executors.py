@@ -97,7 +97,10 @@ def _stop_busy_pools() -> None:
 # concurrent.futures.process (imported here first), this one runs before that module's
 # hook, which would wait for every running task
 importlib.import_module("concurrent.futures.process")
-threading._register_atexit(_stop_busy_pools)
+try:
+    threading._register_atexit(_stop_busy_pools)
+except RuntimeError:  # pragma: no cover - imported while the interpreter shuts down
+    pass
 
 
 def _noop() -> None:
