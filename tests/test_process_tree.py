@@ -202,5 +202,5 @@ def test_watchdog_kills_marked_processes_when_its_pipe_closes(tmp_path):
     watchdog.stdin.close()
     watchdog.wait(timeout=30)
     reaper.join(10)
-    assert marked.wait(timeout=10) == -signal.SIGKILL
+    assert marked.wait(timeout=10) == -signal.SIGTERM  # SIGKILL only after the grace
     assert grouped.returncode == -signal.SIGTERM

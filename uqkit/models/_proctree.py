@@ -44,6 +44,7 @@ from . import _watchdog
 __all__ = ["Tracker", "tracker", "worker_start"]
 
 VAR = _watchdog.VAR
+_HAS_PROC = os.path.exists(f"/proc/{os.getpid()}/environ")
 
 
 def _cgroup_root() -> Path | None:
@@ -115,8 +116,10 @@ class Tracker:
         return f"{self.token}.{next(self.counter)}"
 
     def started(self, pgid: int) -> None:
-        """Register a started simulator's process group with the watchdog."""
-        self._tell(f"+{pgid}")
+        """Register a started simulator's process group with the watchdog (only where
+        it cannot find the simulator by its environment mark)."""
+        if not _HAS_PROC:
+            self._tell(f"+{pgid}")
 
     def finished(self, pgid: int, mark: str) -> None:
         """Kill whatever the evaluation left behind and unregister it."""
@@ -125,7 +128,8 @@ class Tracker:
         except (ProcessLookupError, PermissionError):
             pass
         _watchdog.kill_marked(f"{VAR}={mark}\0".encode())
-        self._tell(f"-{pgid}")
+        if not _HAS_PROC:
+            self._tell(f"-{pgid}")
 
     def close(self) -> None:
         """Let the watchdog go (normal exit): it sweeps once for marked processes and ends."""

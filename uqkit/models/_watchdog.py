@@ -7,11 +7,14 @@ it has been cleaned up, and ``cgroup PATH`` when it uses a cgroup. When the pipe
 reaches end of file, the writer is gone (exit, crash or ``kill -9``; the kernel closes
 the descriptor), and the watchdog
 
-1. sends SIGTERM to every registered process group, waits up to ``GRACE`` seconds,
-   then SIGKILL;
-2. on Linux, kills every process whose environment carries ``UQKIT_EVAL=TOKEN.``
-   (children, grandchildren and double-forked ``setsid`` daemons inherit it);
-3. kills and removes the registered cgroup.
+1. sends SIGTERM to every registered process group and, on Linux, to every process
+   whose environment carries ``UQKIT_EVAL=TOKEN.`` (children, grandchildren and
+   double-forked ``setsid`` daemons inherit it), waits up to ``GRACE`` seconds for
+   them, then sends SIGKILL;
+2. kills and removes the registered cgroup.
+
+Process groups are registered only where there is no ``/proc`` to find the marked
+processes by (macOS and other systems).
 
 Standard library only, no uqkit import: it starts in a few milliseconds.
 """
@@ -57,18 +60,23 @@ def marked_pids(prefix: bytes) -> list[int]:
     return found
 
 
-def kill_marked(prefix: bytes, passes: int = 3) -> None:
-    """SIGKILL the marked processes, a few passes (a process may fork while we scan)."""
+def kill_marked(prefix: bytes, passes: int = 3, sig: int = signal.SIGKILL) -> list[int]:
+    """Signal the marked processes, a few passes (a process may fork while we scan);
+    return the pids signalled in the last pass."""
+    pids: list[int] = []
     for _ in range(passes):
         pids = marked_pids(prefix)
         if not pids:
-            return
+            return pids
         for pid in pids:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
             except OSError:
                 pass
+        if sig != signal.SIGKILL:
+            return pids
         time.sleep(0.02)
+    return pids
 
 
 def kill_cgroup(path: str) -> None:
@@ -96,6 +104,15 @@ def kill_cgroup(path: str) -> None:
             time.sleep(0.02)
 
 
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (Linux ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -116,21 +133,24 @@ def main(token: str) -> None:
             groups.discard(int(line[1:]))
         elif line.startswith("cgroup "):
             cgroups.add(line[7:])
-    # end of file: the process we watch is gone
+    # end of file: the process we watch is gone. SIGTERM first, SIGKILL after GRACE.
+    prefix = f"{VAR}={token}.".encode()
     for pgid in groups:
         try:
             os.killpg(pgid, signal.SIGTERM)
         except OSError:
             pass
+    termed = kill_marked(prefix, sig=signal.SIGTERM)
     deadline = time.monotonic() + GRACE
-    while any(_alive(g) for g in groups) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (any(_alive(g) for g in groups)
+                                           or any(_running(p) for p in termed)):
         time.sleep(0.05)
     for pgid in groups:
         try:
             os.killpg(pgid, signal.SIGKILL)
         except OSError:
             pass
-    kill_marked(f"{VAR}={token}.".encode())
+    kill_marked(prefix)
     for path in cgroups:
         kill_cgroup(path)
 
