@@ -172,3 +172,26 @@ def test_serve_command_refuses_a_public_host_without_a_token():
         capture_output=True, env=subprocess_env(), timeout=60)
     assert done.returncode == 2
     assert b"token" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_memory_for_bodies_is_bounded_by_workers():
+    import concurrent.futures as cf
+    import tracemalloc
+
+    f = uqkit.as_model(lambda a, b: a + b)
+    size = 3 * 2**20
+    body = b'{"name": "forward", "input": [[1.0, 2.0]]}'
+    body += b" " * (size - len(body))  # a valid, large body
+    raw = _request(body)  # one copy shared by the 10 clients
+    tracemalloc.start()
+    try:
+        with uqkit.serve(f, port=0, block=False, workers=2, max_body=4 * 2**20) as srv, \
+                cf.ThreadPoolExecutor(10) as clients:
+            futures = [clients.submit(_exchange, srv.url, raw) for _ in range(10)]
+            assert [fut.result()[0] for fut in futures] == [200] * 10
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # a request being served holds its raw body and its decoded text (2 * size): 2 workers
+    # stay below 4 * size plus slack; 10 bodies read at once would need 20 * size
+    assert peak < 7 * size, f"peak {peak / 2**20:.0f} MiB"
