@@ -154,8 +154,14 @@ def test_non_loopback_host_warns(monkeypatch):
     monkeypatch.setattr(server_module, "UMBridgeServer", _NoBind)
     f = uqkit.as_model(lambda a, b: a + b)
     with pytest.warns(uqkit.UQKitWarning, match="reachable from other machines"):
+        uqkit.serve(f, host="0.0.0.0", port=0, block=False, token="s3cret-token")
+    assert bound == ["0.0.0.0"]
+    with pytest.raises(uqkit.InvalidParameterError, match="token"):  # H8: no open server
         uqkit.serve(f, host="0.0.0.0", port=0, block=False)
     assert bound == ["0.0.0.0"]
+    with pytest.warns(uqkit.UQKitWarning, match="reachable from other machines"):
+        uqkit.serve(f, host="0.0.0.0", port=0, block=False, insecure=True)
+    assert bound == ["0.0.0.0"] * 2
 
 
 def test_bearer_token():

@@ -9,6 +9,13 @@ name). Parsing is strict (RELIABILITY D4, D5):
 - a missing or empty file is ``missing_output``; anything malformed is
   ``parse_error`` naming the file, line and column, never read as zero.
 
+Reads are bounded: a parser reads at most ``max_bytes`` of its file (default
+:data:`MAX_BYTES`, 64 MiB; pass ``max_bytes=`` to a parser to change it). A larger
+file is an ``output_too_large`` failure, found from the file's size before
+anything is read, so a runaway simulator cannot take the driver's memory. Failure
+messages quote at most a few dozen characters of the output, and are at most
+:data:`MAX_MESSAGE` characters long.
+
 Parsers are module-level classes (not closures) so models using them pickle to
 process pools, and their ``repr`` is stable so it can enter the model identity.
 
@@ -22,6 +29,7 @@ json('out.json', keys=['peak', 'time'])
 from __future__ import annotations
 
 import json as _json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +38,13 @@ from typing import Any
 from ._errors import EvaluationFailure
 from ._validation import fail
 
-__all__ = ["json", "table", "regex", "numbers", "parse_number"]
+__all__ = ["json", "table", "regex", "numbers", "parse_number", "MAX_BYTES", "MAX_MESSAGE"]
+
+MAX_BYTES = 64 * 2**20
+"""Default read limit of every parser, in bytes (``max_bytes=`` overrides it)."""
+
+MAX_MESSAGE = 2048
+"""Longest failure message a parser raises, in characters."""
 
 _NUMBER = re.compile(
     r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE)
@@ -54,23 +68,59 @@ def parse_number(token: str, *, fortran: bool = False, where: str = "") -> float
         if fortran:
             return float(token.replace("D", "e").replace("d", "e"))
         raise EvaluationFailure(
-            "parse_error", f"{where}: {token!r} is a Fortran double-precision number; pass "
+            "parse_error", f"{where}: {_show(token)} is a Fortran double-precision number; pass "
             "fortran=True to the parser to accept D exponents", retryable=False)
-    hint = " (decimal comma?)" if re.fullmatch(r"[+-]?\d+,\d+", token) else ""
-    raise EvaluationFailure("parse_error", f"{where}: {token!r} is not a number{hint}",
-                            retryable=False)
+    hint = " (decimal comma?)" if len(token) < 100 and re.fullmatch(r"[+-]?\d+,\d+",
+                                                                     token) else ""
+    raise _failure("parse_error", f"{where}: {_show(token)} is not a number{hint}")
 
 
-def _read_text(workdir: Path, file: str) -> tuple[Path, str]:
+def _show(text: str, n: int = 60) -> str:
+    """``repr`` of at most ``n`` characters of ``text``, saying how long it was."""
+    if len(text) <= n:
+        return repr(text)
+    return f"{text[:n]!r}... ({len(text)} characters)"
+
+
+def _clip(text: str, n: int = 200) -> str:
+    """``text`` cut to ``n`` characters, saying how long it was."""
+    return text if len(text) <= n else f"{text[:n]}... ({len(text)} characters)"
+
+
+def _failure(kind: str, message: str, **details: Any) -> EvaluationFailure:
+    if len(message) > MAX_MESSAGE:
+        cut = len(message) - MAX_MESSAGE + 40
+        message = f"{message[:MAX_MESSAGE - 40]}... [{cut} characters cut]"
+    return EvaluationFailure(kind, message, retryable=False, **details)
+
+
+def _check_max_bytes(func: str, max_bytes: Any) -> int | None:
+    if max_bytes is None:
+        return None
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        fail(f"parsers.{func}", "max_bytes", "a positive number of bytes or None (the default "
+             f"uqkit.parsers.MAX_BYTES = {MAX_BYTES})", max_bytes)
+    return int(max_bytes)
+
+
+def _read_text(workdir: Path, file: str, max_bytes: int | None = None) -> tuple[Path, str]:
     path = Path(workdir) / file
+    limit = MAX_BYTES if max_bytes is None else max_bytes
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            data = b"" if size > limit else f.read(limit + 1)
     except FileNotFoundError:
         raise EvaluationFailure("missing_output", f"output file {file!r} was not written",
                                 retryable=False, file=file) from None
     except IsADirectoryError:
         raise EvaluationFailure("missing_output", f"output {file!r} is a directory",
                                 retryable=False, file=file) from None
+    if size > limit or len(data) > limit:
+        raise EvaluationFailure(
+            "output_too_large", f"output file {file!r} holds {max(size, len(data))} bytes, more "
+            f"than the parser's limit of {limit} bytes; raise it with max_bytes=... if the "
+            "file is meant to be that large", retryable=False, file=file)
     if not data.strip():
         raise EvaluationFailure("missing_output", f"output file {file!r} is empty",
                                 retryable=False, file=file)
@@ -80,6 +130,11 @@ def _read_text(workdir: Path, file: str) -> tuple[Path, str]:
         line = data[:exc.start].count(b"\n") + 1
         raise EvaluationFailure("parse_error", f"{file}, line {line}: not UTF-8 text",
                                 retryable=False, file=file) from None
+
+
+def _limit_repr(parser: Any) -> str:
+    limit = getattr(parser, "max_bytes", None)  # absent on parsers pickled by older uqkit
+    return "" if limit is None else f", max_bytes={limit}"
 
 
 def _check_file(func: str, file: Any) -> str:
@@ -103,6 +158,9 @@ class json:  # noqa: N801 - public lower-case factory name
         result is a sequence in that order. Without ``keys``, an object is
         returned as a mapping (keys must be the output names), a list as a
         sequence and a number as one value.
+    max_bytes : int, optional
+        Read limit in bytes (default :data:`MAX_BYTES`); a larger file is an
+        ``output_too_large`` failure.
 
     Notes
     -----
@@ -110,8 +168,10 @@ class json:  # noqa: N801 - public lower-case factory name
     policy handles them); strings, booleans and ``null`` are ``wrong_type``.
     """
 
-    def __init__(self, file: str, keys: Sequence[str] | None = None) -> None:
+    def __init__(self, file: str, keys: Sequence[str] | None = None, *,
+                 max_bytes: int | None = None) -> None:
         self.file = _check_file("json", file)
+        self.max_bytes = _check_max_bytes("json", max_bytes)
         if keys is not None:
             if isinstance(keys, str):
                 keys = [keys]
@@ -121,7 +181,7 @@ class json:  # noqa: N801 - public lower-case factory name
         self.keys = keys
 
     def __call__(self, workdir: Path) -> Any:
-        _, text = _read_text(workdir, self.file)
+        _, text = _read_text(workdir, self.file, self.max_bytes)
         try:
             data = _json.loads(text)
         except _json.JSONDecodeError as exc:
@@ -149,7 +209,7 @@ class json:  # noqa: N801 - public lower-case factory name
 
     def __repr__(self) -> str:
         extra = "" if self.keys is None else f", keys={self.keys!r}"
-        return f"json({self.file!r}{extra})"
+        return f"json({self.file!r}{extra}{_limit_repr(self)})"
 
 
 def _check_json_values(file: str, key: str, value: Any) -> None:
@@ -186,6 +246,9 @@ class table:  # noqa: N801
         Return only this row (``-1``: the last one, e.g. a final state).
     fortran : bool
         Accept Fortran ``D`` exponents.
+    max_bytes : int, optional
+        Read limit in bytes (default :data:`MAX_BYTES`); a larger file is an
+        ``output_too_large`` failure.
 
     Notes
     -----
@@ -195,8 +258,9 @@ class table:  # noqa: N801
 
     def __init__(self, file: str, columns: Sequence[str] | None = None, *,
                  delimiter: str | None = None, header: bool = True, row: int | None = None,
-                 fortran: bool = False) -> None:
+                 fortran: bool = False, max_bytes: int | None = None) -> None:
         self.file = _check_file("table", file)
+        self.max_bytes = _check_max_bytes("table", max_bytes)
         if isinstance(columns, str):
             columns = [columns]
         if columns is not None:
@@ -214,7 +278,7 @@ class table:  # noqa: N801
     def __call__(self, workdir: Path) -> Any:
         import numpy as np
 
-        _, text = _read_text(workdir, self.file)
+        _, text = _read_text(workdir, self.file, self.max_bytes)
         lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
                  if ln.strip() and not ln.lstrip().startswith("#")]
         delim = self.delimiter
@@ -230,8 +294,8 @@ class table:  # noqa: N801
             names = split(first)
             if len(set(names)) != len(names) or any(not n for n in names):
                 raise EvaluationFailure(
-                    "parse_error", f"{self.file}, line {lineno}: header {names} has empty or "
-                    "duplicate column names", retryable=False, file=self.file)
+                    "parse_error", f"{self.file}, line {lineno}: header {_clip(str(names))} "
+                    "has empty or duplicate column names", retryable=False, file=self.file)
             if all(_NUMBER.fullmatch(n) for n in names):
                 raise EvaluationFailure(
                     "parse_error", f"{self.file}, line {lineno}: expected a header line with "
@@ -274,7 +338,8 @@ class table:  # noqa: N801
         if missing:
             raise EvaluationFailure(
                 "parse_error", f"{self.file}, line {lines[0][0] - 1 if self.header else 1}: "
-                f"column {missing[0]!r} not in header {names}", retryable=False, file=self.file)
+                f"column {missing[0]!r} not in header {_clip(str(names))}",
+                retryable=False, file=self.file)
         cols = {c: data[:, index[c]] for c in wanted}
         if data.shape[0] == 1:
             return {c: float(v[0]) for c, v in cols.items()}
@@ -288,7 +353,7 @@ class table:  # noqa: N801
                            ("fortran", False)):
             if getattr(self, k) != default:
                 opts.append(f"{k}={getattr(self, k)!r}")
-        return f"table({', '.join(opts)})"
+        return f"table({', '.join(opts)}{_limit_repr(self)})"
 
 
 class regex:  # noqa: N801
@@ -306,10 +371,14 @@ class regex:  # noqa: N801
         Use the last match instead of the first (e.g. the final iteration).
     fortran : bool
         Accept Fortran ``D`` exponents.
+    max_bytes : int, optional
+        Read limit in bytes (default :data:`MAX_BYTES`); a larger file is an
+        ``output_too_large`` failure.
     """
 
     def __init__(self, pattern: str, file: str = "stdout.txt", *, last: bool = False,
-                 fortran: bool = False) -> None:
+                 fortran: bool = False, max_bytes: int | None = None) -> None:
+        self.max_bytes = _check_max_bytes("regex", max_bytes)
         if not isinstance(pattern, str) or not pattern:
             fail("parsers.regex", "pattern", "a non-empty regular expression", pattern)
         try:
@@ -330,7 +399,7 @@ class regex:  # noqa: N801
         self._re = re.compile(self.pattern, re.MULTILINE)
 
     def __call__(self, workdir: Path) -> Any:
-        _, text = _read_text(workdir, self.file)
+        _, text = _read_text(workdir, self.file, self.max_bytes)
         if self.last:
             match = None
             for match in self._re.finditer(text):  # noqa: B007
@@ -360,7 +429,7 @@ class regex:  # noqa: N801
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}=True" for k in ("last", "fortran") if getattr(self, k))
-        return f"regex({self.pattern!r}, file={self.file!r}{extra})"
+        return f"regex({self.pattern!r}, file={self.file!r}{extra}{_limit_repr(self)})"
 
 
 class numbers:  # noqa: N801
@@ -372,6 +441,9 @@ class numbers:  # noqa: N801
         File name relative to the work directory.
     fortran : bool
         Accept Fortran ``D`` exponents.
+    max_bytes : int, optional
+        Read limit in bytes (default :data:`MAX_BYTES`); a larger file is an
+        ``output_too_large`` failure.
 
     Notes
     -----
@@ -379,14 +451,16 @@ class numbers:  # noqa: N801
     number is a ``parse_error`` naming its line and column.
     """
 
-    def __init__(self, file: str, *, fortran: bool = False) -> None:
+    def __init__(self, file: str, *, fortran: bool = False,
+                 max_bytes: int | None = None) -> None:
         self.file = _check_file("numbers", file)
+        self.max_bytes = _check_max_bytes("numbers", max_bytes)
         self.fortran = bool(fortran)
 
     def __call__(self, workdir: Path) -> Any:
         import numpy as np
 
-        _, text = _read_text(workdir, self.file)
+        _, text = _read_text(workdir, self.file, self.max_bytes)
         values = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             body = line.split("#", 1)[0]
@@ -400,4 +474,5 @@ class numbers:  # noqa: N801
         return np.asarray(values, dtype=float)
 
     def __repr__(self) -> str:
-        return f"numbers({self.file!r}{', fortran=True' if self.fortran else ''})"
+        return (f"numbers({self.file!r}{', fortran=True' if self.fortran else ''}"
+                f"{_limit_repr(self)})")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import sys
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,10 +86,70 @@ def _on_path(folder: Path) -> Iterator[None]:
             sys.path.remove(str(folder))
 
 
-def _entry_point(study: Study) -> tuple[Any, Any]:
+def _entry_point(study: Study, *, build: bool = True) -> tuple[Any, Any]:
+    """The model (and an example's parameters) that ``[model] entry_point`` names.
+
+    A study file is trusted like a script: the entry point's module is imported and
+    a factory is called. The checks below catch mistakes and cheap tricks (reaching
+    ``os.system`` through a module's imports), they are not a sandbox. With
+    ``build=False`` (``uqkit run --check``) no factory is called but uqkit's own
+    examples: the model is ``None`` unless the entry point is a model, an example,
+    a plain function or a factory of ``uqkit.examples``.
+    """
     spec = study.model
     key = ("model", "entry_point")
-    module_name, attr = spec["entry_point"].split(":")
+    obj = _resolve(study, spec["entry_point"])
+    module_name = spec["entry_point"].split(":")[0]
+    declared = "inputs" in spec
+    if _is_example(obj) or _is_model(obj):
+        if spec.get("kwargs"):
+            raise study.error(("model", "kwargs"), "applies only to a factory function")
+        made = obj
+    elif callable(obj) and (declared or _plain_function(obj, spec)):
+        from ..models import as_model
+
+        if "outputs" not in spec:
+            raise study.error(("model",), "needs 'outputs' with 'inputs' for a plain function")
+        if spec.get("kwargs"):
+            raise study.error(("model", "kwargs"), "applies only to a factory function, not "
+                              "to a plain function of the inputs")
+        made = as_model(obj, inputs=spec.get("inputs"), outputs=spec["outputs"],
+                        vectorized=spec.get("vectorized", False), name=spec.get("name"),
+                        version=spec.get("version"))
+    elif callable(obj):
+        required = _required_parameters(obj, spec.get("kwargs", {}))
+        if required and "outputs" not in spec:
+            raise study.error(("model",), f"names the function {module_name}:"
+                              f"{obj.__name__}{_signature(obj)}, which needs the arguments "
+                              f"{required}: to use it as the model (its arguments are the "
+                              "inputs), declare its outputs in [model], e.g. outputs = "
+                              "[\"y\"]; to use it as a factory, give them in "
+                              "[model.kwargs]")
+        ours = module_name == "uqkit.examples" or module_name.startswith("uqkit.examples.")
+        if not build and not ours:  # uqkit's own example factories have no side effects
+            return None, None
+        try:
+            made = obj(**spec.get("kwargs", {}))
+        except (TypeError, ValueError) as exc:  # wrong factory arguments
+            raise study.error(("model", "kwargs") if spec.get("kwargs") else key,
+                              f"could not build the model: {type(exc).__name__}: {exc}") \
+                from None
+        if not (_is_example(made) or _is_model(made)):
+            raise study.error(key, "must give a uqkit Model or Example (or a function of "
+                              "the inputs with 'outputs' declared); the factory "
+                              f"returned {type(made).__name__}")
+    else:
+        raise study.error(key, f"must name a model, an example or a function, got "
+                          f"{type(obj).__name__}")
+    if _is_example(made):
+        return made.model, made.parameters
+    return made, None
+
+
+def _resolve(study: Study, entry: str) -> Any:
+    """Import ``module:attr`` and check the attribute is the module's own, public name."""
+    key = ("model", "entry_point")
+    module_name, attr = entry.split(":")
     top = module_name.split(".")[0]
     if top in getattr(sys, "stdlib_module_names", ()) or top == "builtins":
         raise study.error(key, f"must name a model in your own package, not the standard "
@@ -97,7 +159,7 @@ def _entry_point(study: Study) -> tuple[Any, Any]:
             obj: Any = importlib.import_module(module_name)
         except ImportError as exc:
             raise study.error(key, f"names a module that cannot be imported: {exc}") from None
-    _ship_by_value(sys.modules.get(module_name.split(".")[0]), study.directory)
+    _ship_by_value(sys.modules.get(top), study.directory)
     for part in attr.split("."):
         if part.startswith("_"):
             raise study.error(key, f"must not name a private attribute, got {part!r}")
@@ -106,36 +168,39 @@ def _entry_point(study: Study) -> tuple[Any, Any]:
         except AttributeError:
             raise study.error(key, f"names {attr!r}, which {module_name!r} does not "
                               "define") from None
-    declared = "inputs" in spec
-    if _is_example(obj) or _is_model(obj):
-        if spec.get("kwargs"):
-            raise study.error(("model", "kwargs"), "applies only to a factory function")
-        made = obj
-    elif callable(obj) and declared:
-        from ..models import as_model
+        if isinstance(obj, types.ModuleType):
+            raise study.error(key, f"must name an attribute defined in {module_name!r}, "
+                              f"not reach into the module {obj.__name__!r} it imports")
+    home = getattr(obj, "__module__", None)
+    if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, type)) and not (
+            home == module_name or str(home).startswith(module_name + ".")):
+        raise study.error(key, f"must name a function defined in {module_name!r} (or its "
+                          f"submodules); {attr!r} is defined in {home!r}. Name it by the "
+                          "module that defines it.")
+    return obj
 
-        if "outputs" not in spec:
-            raise study.error(("model",), "needs 'outputs' with 'inputs' for a plain function")
-        made = as_model(obj, inputs=spec["inputs"], outputs=spec["outputs"],
-                        vectorized=spec.get("vectorized", False), name=spec.get("name"),
-                        version=spec.get("version"))
-    elif callable(obj):
-        try:
-            made = obj(**spec.get("kwargs", {}))
-        except (TypeError, ValueError) as exc:  # wrong factory arguments
-            raise study.error(("model", "kwargs") if spec.get("kwargs") else key,
-                              f"could not build the model: {type(exc).__name__}: {exc}") \
-                from None
-        if not (_is_example(made) or _is_model(made)):
-            raise study.error(key, "must give a uqkit Model or Example (or a function of "
-                              "the inputs with 'inputs' and 'outputs' declared); the factory "
-                              f"returned {type(made).__name__}")
-    else:
-        raise study.error(key, f"must name a model, an example or a function, got "
-                          f"{type(obj).__name__}")
-    if _is_example(made):
-        return made.model, made.parameters
-    return made, None
+
+def _plain_function(func: Any, spec: dict) -> bool:
+    """A function of the inputs (not a factory): outputs declared and no kwargs given."""
+    return "outputs" in spec and not spec.get("kwargs") and bool(
+        _required_parameters(func, {}))
+
+
+def _required_parameters(func: Any, kwargs: dict) -> list[str]:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return []
+    return [n for n, p in sig.parameters.items()
+            if p.default is p.empty and n not in kwargs
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _signature(func: Any) -> str:
+    try:
+        return str(inspect.signature(func))
+    except (TypeError, ValueError):
+        return "(...)"
 
 
 def _ship_by_value(module: Any, folder: Path) -> None:
@@ -227,14 +292,18 @@ def _build_parameters(study: Study) -> Any:
     return Parameters(dists)
 
 
-def prepare(study: Study) -> Prepared:
-    """Build and check the model, parameters and data of ``study`` (no model run)."""
+def prepare(study: Study, *, build: bool = True) -> Prepared:
+    """Build and check the model, parameters and data of ``study`` (no model run).
+
+    With ``build=False`` a model factory named by ``entry_point`` is not called:
+    the result's ``model`` is then None and the model's inputs are not checked.
+    """
     kind = study.model["kind"]
     key = ("model", kind)
     example_params = None
     try:
         if kind == "entry_point":
-            model, example_params = _entry_point(study)
+            model, example_params = _entry_point(study, build=build)
         elif kind == "command":
             model = _command(study)
         else:
@@ -249,9 +318,13 @@ def prepare(study: Study) -> Prepared:
         params = _build_parameters(study)
     elif example_params is not None:
         params = example_params
+    elif model is None:
+        return Prepared(study, None, None, None)
     else:
         raise study.error(("parameters",), "is required: the model does not come with "
                           "parameter distributions")
+    if model is None:
+        return Prepared(study, None, params, None)
     names = set(params.names) | set(study.derived)
     if names != set(model.inputs):
         missing = sorted(set(model.inputs) - names)
@@ -289,6 +362,28 @@ def prepare(study: Study) -> Prepared:
             raise study.error(("analyses", "calibrate"), "needs uqkit.calibrate, which this "
                               "installation does not have") from None
     return prep
+
+
+def probe(prep: Prepared, n_points: int) -> list[str]:
+    """Run the model on ``n_points`` design points in process, with no store.
+
+    Returns one line per point that failed or gave non-finite outputs.
+    """
+    import uqkit
+
+    X = prep.parameters.sample(n_points, rng=prep.study.seed)
+    runner = uqkit.Runner(on_failure="nan", progress=False,
+                          max_consecutive_failures=n_points + 1)
+    ev = runner.evaluate(prep.model, X)
+    problems = []
+    for i in range(n_points):
+        point = ", ".join(f"{n}={v:.6g}" for n, v in zip(prep.parameters.names, X[i]))
+        bad = [o for o, y in zip(ev.outputs, ev.Y[i]) if not np.isfinite(y)]
+        if ev.status[i] == "nonfinite" or (ev.ok[i] and bad):
+            problems.append(f"point {i + 1} ({point}): non-finite {', '.join(bad[:5])}")
+        elif not ev.ok[i]:
+            problems.append(f"point {i + 1} ({point}): {ev.status[i]}: {ev.errors[i]}")
+    return problems
 
 
 def _read_data(study: Study, model: Any) -> Any:

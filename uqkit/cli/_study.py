@@ -178,8 +178,30 @@ def parse_study(text: str, path: str | Path = "study.toml") -> Study:
               "title": c.get(report, ("report", "title"), "str", default=title)}
     if not report["path"].lower().endswith((".html", ".htm")):
         raise c.err(("report", "path"), f"must end in .html, got {report['path']!r}")
+    _check_inside(c, ("report", "path"), report["path"], path.parent)
     return Study(path, text, name, seed, title, model, params, derived, analyses, runner,
                  report, raw)
+
+
+def _check_file_name(c: _Checker, key: tuple[str, ...]) -> None:
+    """A file written into each evaluation's work directory: a plain relative name."""
+    name = key[-1]
+    parts = Path(name).parts
+    if not name or "\0" in name or "\\" in name or not parts or Path(name).is_absolute() \
+            or any(p in (".", "..") for p in name.split("/")) or name.endswith("/"):
+        raise c.err(key, f"must be a file name inside the work directory, such as 'in.txt' "
+                    f"or 'input/params.json' (no '..', '.', absolute paths or NUL), got "
+                    f"{name!r}")
+
+
+def _check_inside(c: _Checker, key: tuple[str, ...], value: str, folder: Path) -> None:
+    """A relative path must stay inside the study's folder (absolute paths are explicit)."""
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return
+    if not (folder / p).resolve().is_relative_to(folder.resolve()):
+        raise c.err(key, f"must stay inside the study's folder {str(folder)!r} when relative, "
+                    f"got {value!r}; give an absolute path to write elsewhere")
 
 
 def _model(c: _Checker, m: Any) -> dict[str, Any]:
@@ -232,10 +254,12 @@ def _model(c: _Checker, m: Any) -> dict[str, Any]:
                 raise c.err(k, f"needs '{key}' for a command model")
         files = c.get(m, (*k, "files"), "table", default={})
         for fk, fv in files.items():
+            _check_file_name(c, (*k, "files", fk))
             if not isinstance(fv, str):
                 raise c.err((*k, "files", fk), f"must be the template text, got {_kind(fv)}")
         templates = c.get(m, (*k, "templates"), "table", default={})
         for fk, fv in templates.items():
+            _check_file_name(c, (*k, "templates", fk))
             if not isinstance(fv, str) or not fv:
                 raise c.err((*k, "templates", fk), f"must be a file path, got {_kind(fv)}")
         out["files"], out["templates"] = dict(files), dict(templates)
@@ -298,10 +322,12 @@ def _parameters(c: _Checker, p: Any, model: dict) -> dict[str, dict[str, Any]]:
         folded[name.casefold()] = name
         c.table(spec, key, None, required=("dist",))
         dist = c.get(spec, (*key, "dist"), "str")
-        match = [d for d in DISTRIBUTIONS if d.lower() == dist.lower()]
-        if not match:
+        if dist not in DISTRIBUTIONS:
+            near = [d for d in DISTRIBUTIONS if d.lower() == dist.lower()]
+            hint = f" (names are case-sensitive: did you mean {near[0]!r}?)" if near else ""
             raise c.err((*key, "dist"), f"must be one of {', '.join(DISTRIBUTIONS)}, "
-                        f"got {dist!r}")
+                        f"got {dist!r}{hint}")
+        match = [dist]
         args = {}
         for an in spec:
             if an == "dist":

@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", default="forward", help="model name on the server")
     p.add_argument("--workers", type=int, default=None,
                    help="evaluations run at the same time (default: CPU count)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host without UQKIT_SERVE_TOKEN")
     p.set_defaults(func=run)
 
 
@@ -61,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"uqkit serve: cannot load {args.target!r}: {exc}", file=sys.stderr)
         return 2
     token = os.environ.get("UQKIT_SERVE_TOKEN") or None
-    server = serve({args.name: model}, host=args.host, port=args.port, token=token,
-                   workers=args.workers, block=False)
+    try:
+        server = serve({args.name: model}, host=args.host, port=args.port, token=token,
+                       workers=args.workers, block=False, insecure=args.insecure)
+    except ValueError as exc:  # InvalidParameterError: a clear message, no traceback
+        print(f"uqkit serve: {exc}", file=sys.stderr)
+        return 2
     print(f"uqkit serve: model {args.name!r} at {server.url} (UM-Bridge 1.0)"
           + (" with a bearer token" if token else "") + "; Ctrl-C stops", file=sys.stderr,
           flush=True)

@@ -22,22 +22,23 @@ from uqkit._validation import as_2d_float, check_choice, check_names, check_real
 from ._callable import _check_real, _code_fingerprint, _is_real_scalar, coerce_outputs
 from ._command_support import (
     RESERVED,
+    _check_command,
     _check_env,
     _check_inherit,
     _check_limits,
-    _check_relative,
+    _check_max_input_size,
     _default_study_dir,
-    _is_small_file,
     _last_line,
+    _read_files,
+    _resolve_program,
     _resolve_support,
-    _sha256_file,
     _short,
     _signal_name,
     _tree_hash,
 )
 from ._process import read_tail, run_process
 from ._protocol import expand_outputs
-from ._templates import Template, check_templates, lossy_specs
+from ._templates import MAX_RENDERED, Template, check_templates, lossy_specs
 
 __all__ = ["CommandModel"]
 
@@ -101,6 +102,11 @@ class CommandModel:
         RLIMIT_FSIZE; also caps stdout/stderr), ``cpu`` (seconds).
     grace : float
         Seconds between SIGTERM and SIGKILL on timeout (default 3).
+    max_input_size : int
+        Largest rendered input file or argument, in characters (default 64 Mi).
+        Checked at construction from the templates' length and their format
+        specs' widths (at most 256 each), so a runaway spec such as
+        ``{{ x:>3000000000 }}`` is refused before anything is rendered.
 
     Raises
     ------
@@ -159,20 +165,10 @@ class CommandModel:
         inherit_env: bool | Sequence[str] = True,
         limits: Mapping[str, int] | None = None,
         grace: float = 3.0,
+        max_input_size: int = MAX_RENDERED,
     ) -> None:
         root = Path.cwd()
-        # --- command: argv list, never a shell string
-        if isinstance(command, (str, bytes)):
-            fail(_FUNC, "command", "an argv list such as ['sim', '-i', 'in.txt'] (never a shell "
-                 "string)", command, "Split it with shlex.split(...).")
-        try:
-            command = [os.fspath(c) if isinstance(c, os.PathLike) else c for c in command]
-        except TypeError:
-            fail(_FUNC, "command", "a sequence of strings", command)
-        if not command or not all(isinstance(c, str) for c in command):
-            fail(_FUNC, "command", "a non-empty sequence of strings", command)
-        if any("\x00" in c for c in command):
-            fail(_FUNC, "command", "strings without NUL bytes", command)
+        command = _check_command(command)
         self.inputs = check_names(_FUNC, "inputs", inputs)
         if not self.inputs:
             fail(_FUNC, "inputs", "a non-empty sequence of names", inputs)
@@ -184,64 +180,31 @@ class CommandModel:
         self.timeout = None if timeout is None else check_real(_FUNC, "timeout", timeout,
                                                                positive=True)
         self.grace = check_real(_FUNC, "grace", grace, nonnegative=True)
+        cap = _check_max_input_size(max_input_size)
         self.keep = check_choice(_FUNC, "keep", keep, ("failed", "all", "none"))
         self.env = _check_env(env)
         self.inherit_env = _check_inherit(inherit_env)
         self.limits = _check_limits(limits)
         self.workdir = None if workdir is None else Path(workdir).absolute()
 
-        # --- executable and script files (E5: before any evaluation)
-        hashes: dict[str, str] = {}
-        argv0 = command[0]
-        if "{{" in argv0:
-            fail(_FUNC, "command", "a fixed program as the first element", argv0)
-        if os.sep in argv0:
-            exe = (root / argv0) if not Path(argv0).is_absolute() else Path(argv0)
-        else:
-            found = shutil.which(argv0, path=(self.env or {}).get("PATH"))
-            if found is None:
-                fail(_FUNC, "command", "a program found on PATH", argv0,
-                     "Install it or give its full path.")
-            exe = Path(found)
-        if not exe.is_file():
-            fail(_FUNC, "command", "an existing program", str(exe))
-        if not os.access(exe, os.X_OK):
-            fail(_FUNC, "command", "an executable file", str(exe), f"Run: chmod +x {exe}")
-        exe = exe.absolute()
-        hashes[str(exe)] = _sha256_file(exe)
-        argv = [str(exe)]
-        script = None
-        stray = []
-        for arg in command[1:]:
-            argv.append(arg)
-            if "{{" in arg or not arg or arg.startswith("-") or len(arg) > 4096:
-                continue
-            p = Path(arg)
-            if p.is_absolute() and _is_small_file(p):
-                hashes[arg] = _sha256_file(p)  # a script: part of the simulator's identity
-                script = script or p.name
-            elif not p.is_absolute() and _is_small_file(root / p):
-                stray.append(arg)
-        self.command = tuple(argv)
-        self._argv = tuple(Template(a, f"argv[{i}]") for i, a in enumerate(argv))
+        # E5: the program and the scripts exist before any evaluation
+        prog = _resolve_program(command, self.env, root)
+        self.command = tuple(prog.argv)
+        self._argv = tuple(Template(a, f"argv[{i}]", cap) for i, a in enumerate(prog.argv))
+        self.files = _read_files(files)
+        self._files = tuple((n, Template(t, f"file {n!r}", cap)) for n, t in self.files.items())
+        self._check_templates()
+        self.copy_files = _resolve_support("copy_files", copy_files, root)
+        self.link_files = _resolve_support("link_files", link_files, root)
+        self._check_support(prog.stray)
 
-        # --- files
-        if files is not None and not isinstance(files, Mapping):
-            fail(_FUNC, "files", "a mapping of file name to template", files)
-        self.files: dict[str, str] = {}
-        for fname, spec in (files or {}).items():
-            fname = _check_relative("files", fname)
-            if isinstance(spec, Path):
-                try:
-                    text = spec.read_text()
-                except OSError as exc:
-                    fail(_FUNC, "files", "readable template files", str(spec), str(exc))
-            elif isinstance(spec, str):
-                text = spec
-            else:
-                fail(_FUNC, "files", "template text (str) or a pathlib.Path", type(spec).__name__)
-            self.files[fname] = text
-        self._files = tuple((n, Template(t, f"file {n!r}")) for n, t in self.files.items())
+        self.name = name or prog.script or prog.exe.name
+        self.version = None if version is None else str(version)
+        self._set_identity(prog.hashes)
+        self.executable_sha256 = prog.hashes[str(prog.exe)]
+
+    def _check_templates(self) -> None:
+        """Undefined placeholders raise; lossy specs and unused inputs warn (E4, I6)."""
         templates = [*self._argv, *(t for _, t in self._files)]
         unused = check_templates(templates, self.inputs, _FUNC)
         lossy = lossy_specs(templates)
@@ -251,14 +214,14 @@ class CommandModel:
                 f"CommandModel writes {name0!r} with the format '{spec0}', which does not "
                 "reproduce every double: the simulator computes with a rounded value, not the "
                 "one stored with its result. Use the default {{ name }} (repr, exact) or a "
-                f"lossless spec such as '.17g'. Lossy: {lossy}.", UQKitWarning, stacklevel=2)
+                f"lossless spec such as '.17g'. Lossy: {lossy}.", UQKitWarning, stacklevel=3)
         if unused:
             warnings.warn(
                 f"CommandModel inputs {unused} appear in no template of the command or files; "
-                "the simulator will not see them.", UQKitWarning, stacklevel=2)
+                "the simulator will not see them.", UQKitWarning, stacklevel=3)
 
-        self.copy_files = _resolve_support("copy_files", copy_files, root)
-        self.link_files = _resolve_support("link_files", link_files, root)
+    def _check_support(self, stray: list[str]) -> None:
+        """Relative arguments naming local files warn; file names must not clash."""
         provided = set(self.files) | set(self.copy_files) | set(self.link_files)
         stray = [a for a in stray if a not in provided]
         if stray:
@@ -266,18 +229,18 @@ class CommandModel:
                 f"CommandModel argument {stray[0]!r} names a file in the current directory, "
                 "but the command runs in a fresh work directory where it does not exist; give "
                 "its absolute path (then its content is hashed into the model identity) or "
-                "list it in copy_files.", UQKitWarning, stacklevel=2)
+                "list it in copy_files.", UQKitWarning, stacklevel=3)
         clash = set(self.files) & (set(self.copy_files) | set(self.link_files))
         if clash:
             fail(_FUNC, "files", "names distinct from copy_files/link_files", sorted(clash))
 
-        # --- identity
-        self.name = name or script or exe.name
-        self.version = None if version is None else str(version)
+    def _set_identity(self, hashes: dict[str, str]) -> None:
+        """``identity`` and ``fingerprint``: command, templates, support files, parser, code."""
+        parse = self.parse
         support = {d: _tree_hash(p) for d, p in {**self.copy_files, **self.link_files}.items()}
         parse_id = repr(parse) if type(parse).__module__ == "uqkit.parsers" else (
             f"{getattr(parse, '__module__', '')}.{getattr(parse, '__qualname__', type(parse))}"
-            f"#{_code_fingerprint(parse) if callable(parse) else ''}")
+            f"#{_code_fingerprint(parse)}")
         payload = json.dumps({
             "command": list(self.command), "files": self.files, "support": support,
             "executables": hashes, "parse": parse_id, "outputs": list(self.outputs),
@@ -285,7 +248,6 @@ class CommandModel:
         digest = hashlib.sha256(payload).hexdigest()
         self.fingerprint = digest[:16]
         self.identity = f"command:{self.name}@{self.version}#sha256:{digest}"
-        self.executable_sha256 = hashes[str(exe)]
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, X: Any) -> np.ndarray:
@@ -397,8 +359,11 @@ class CommandModel:
             raise EvaluationFailure("missing_output", f"parse: {exc}", retryable=False,
                                     duration=duration) from exc
         except Exception as exc:
+            text = str(exc)
+            if len(text) > 2000:  # a parser's message quoting a huge output
+                text = f"{text[:2000]}... [{len(text) - 2000} characters cut]"
             raise EvaluationFailure(
-                "parse_error", f"parse raised {type(exc).__name__}: {exc}", retryable=False,
+                "parse_error", f"parse raised {type(exc).__name__}: {text}", retryable=False,
                 duration=duration, exception=type(exc).__name__) from exc
         return _to_row(result, self.outputs, self.output_sizes)
 

@@ -10,20 +10,66 @@ Design (RELIABILITY C1-C4, C7, security 1 and 8):
   sends SIGTERM to the whole group, waits ``grace`` seconds, then SIGKILL, and
   always reaps. Stray group members left after a normal exit are killed too, so
   no simulator process outlives its evaluation.
+- Whatever the simulator leaves behind (grandchildren, ``setsid`` daemons) is killed
+  after each evaluation, and a watchdog kills it if the driver dies, even by SIGKILL:
+  see :mod:`uqkit.models._proctree`.
 - Optional resource limits (address space, processes, file size as an output
   cap, CPU seconds) are set in the child before ``exec``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcessResult", "run_process", "read_tail", "LIMIT_KEYS"]
+from ._proctree import VAR, tracker
+
+__all__ = ["ProcessResult", "run_process", "read_tail", "LIMIT_KEYS", "cancel_on"]
+
+# set by a caller that may abandon the evaluation (the UM-Bridge server, when its client
+# disconnects): run_process then stops the simulator and raises EvaluationFailure
+_cancel: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "uqkit_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancel_on(event: threading.Event) -> Iterator[None]:
+    """Within this block, setting ``event`` stops a running simulator of this thread."""
+    token = _cancel.set(event)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None) -> None:
+    """``proc.wait(timeout)``, but raise a ``cancelled`` failure once the event is set."""
+    cancel = _cancel.get()
+    if cancel is None:
+        proc.wait(timeout=timeout)
+        return
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
+        try:
+            proc.wait(timeout=step)
+            return
+        except subprocess.TimeoutExpired:
+            if cancel.is_set():
+                from uqkit._errors import EvaluationFailure
+
+                raise EvaluationFailure("cancelled", "the evaluation was cancelled (its "
+                                        "client went away)", retryable=True) from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 TAIL_BYTES = 64 * 1024
 
@@ -82,6 +128,9 @@ def run_process(
 ) -> ProcessResult:
     """Run ``argv`` in ``cwd`` with stdout/stderr in ``stdout.txt``/``stderr.txt``."""
     preexec = _SetLimits(limits) if limits else None
+    track = tracker()
+    mark = track.mark()
+    env = {**(os.environ if env is None else env), VAR: mark}
     start = time.perf_counter()
     with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
@@ -89,10 +138,11 @@ def run_process(
             start_new_session=True, close_fds=True, preexec_fn=preexec,
         )
     pgid = proc.pid  # the session leader's pid is the process group id
+    track.started(pgid)
     timed_out = killed = False
     try:
         try:
-            proc.wait(timeout=timeout)
+            _wait(proc, timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(pgid, signal.SIGTERM)
@@ -108,8 +158,8 @@ def run_process(
         proc.wait()
         raise
     finally:
-        # descendants that outlived the leader (daemonised helpers, `sleep &`)
-        _kill_group(pgid, signal.SIGKILL)
+        # descendants that outlived the leader (`sleep &`, daemonised helpers)
+        track.finished(pgid, mark)
     duration = time.perf_counter() - start
     return ProcessResult(proc.returncode, duration, timed_out, killed)
 

@@ -6,6 +6,21 @@ this server binds 127.0.0.1 by default and warns for any other host, caps
 request bodies (413), supports a bearer token, answers every error with a
 UM-Bridge JSON error body, and refuses non-finite outputs explicitly
 (RELIABILITY H7 and security 3).
+
+Under load and abuse (RELIABILITY H8):
+
+- connections wait in a listen backlog of 256 and are served by a pool of
+  ``workers`` threads; beyond ``workers + 256`` connections in progress a new
+  one gets 503 at once. Each connection serves one request (``Connection:
+  close``), so idle keep-alive clients hold no thread;
+- a request must arrive within ``read_timeout`` seconds (408 otherwise), so
+  slow clients hold a thread for a bounded time, and bodies are read only by
+  pool threads: memory for bodies stays below ``workers * max_body``;
+- malformed JSON, 100,000 levels of nesting and numbers too large for a double
+  get 400 with a JSON error body;
+- a client that disconnects while its evaluation runs has its simulator stopped
+  (command models; a Python function runs to its end);
+- errors are logged one line each, at most 10 a second.
 """
 
 from __future__ import annotations
@@ -19,14 +34,16 @@ import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import numpy as np
 
 from uqkit._errors import EvaluationFailure, InvalidParameterError, UQKitWarning
-from uqkit._validation import check_int, fail
+from uqkit._validation import check_int, check_real, fail
 
+from ._httpserver import _Server
+from ._process import cancel_on
 from ._protocol import check_model
 
 __all__ = ["serve", "UMBridgeServer"]
@@ -42,8 +59,34 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "uqkit-umbridge"
     server: _Server
 
+    def setup(self) -> None:
+        self.timeout = self.server.read_timeout  # socket timeout for every read
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         _log.debug("%s - " + format, self.address_string(), *args)
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        self.server.log_error("%s - " + format, self.address_string(), *args)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError:  # headers or body too slow
+            self.close_connection = True
+            self.server.log_error("%s - request not received within %g s",
+                                  self.address_string(), self.server.read_timeout)
+            try:
+                self._error(408, "InvalidInput", "request not received within "
+                            f"{self.server.read_timeout:g} s")
+            except OSError:
+                pass
+        except OSError as exc:  # reset or broken pipe: the client went away
+            self.close_connection = True
+            self.server.log_error("%s - connection lost: %s", self.address_string(),
+                                  type(exc).__name__)
+        # one request per connection: an idle keep-alive client holds no pool thread
+        self.close_connection = True
 
     # ------------------------------------------------------------- responses
     def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -51,8 +94,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 
@@ -81,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "NotFound", f"no GET route {self.path}")
 
     def do_HEAD(self) -> None:  # noqa: N802
+        if not self._authorized():
+            return
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -102,8 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.rstrip("/")
         try:
             req = json.loads(raw) if raw.strip() else {}
+        except RecursionError:
+            self._error(400, "InvalidInput", "request body is nested too deeply")
+            return
         except ValueError as exc:
-            self._error(400, "InvalidInput", f"request body is not JSON: {exc}")
+            self._error(400, "InvalidInput", f"request body is not JSON: {str(exc)[:200]}")
             return
         if not isinstance(req, dict):
             self._error(400, "InvalidInput", "request body must be a JSON object")
@@ -141,13 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "InvalidInput", f"input parameter 0 has length {len(row)}; "
                         f"expected {d} ({', '.join(model.inputs)})")
             return
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in row):
-            self._error(400, "InvalidInput", "inputs must be finite numbers")
+        try:
+            values = [float(v) for v in row
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        except OverflowError:
+            values = []
+        if len(values) != d or not all(math.isfinite(v) for v in values):
+            self._error(400, "InvalidInput", "inputs must be finite numbers that fit a double")
             return
         try:
-            with self.server.slots:
-                Y = np.asarray(model(np.asarray([row], dtype=float)), dtype=float)
+            with self.server.slots, cancel_on(self._watch_disconnect()):
+                Y = np.asarray(model(np.asarray([values], dtype=float)), dtype=float)
         except EvaluationFailure as exc:
             if exc.kind == "invalid_input":
                 self._error(400, "InvalidInput", f"{exc.kind}: {exc.message}")
@@ -160,9 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "InvalidInput", str(exc))
             return
         except Exception as exc:  # a model bug must not kill the server
-            _log.exception("model %r raised", req.get("name"))
-            self._error(500, "ModelError", f"{type(exc).__name__}: {exc}")
+            self.server.log_error("model %r raised %s: %s", req.get("name"),
+                                  type(exc).__name__, str(exc)[:200])
+            self._error(500, "ModelError", f"{type(exc).__name__}: {str(exc)[:2000]}")
             return
+        finally:
+            self.server.unwatch(self.connection)
         m = len(model.outputs)
         if Y.shape != (1, m):
             self._error(500, "InvalidOutput", f"model returned shape {Y.shape}, expected (1, {m})")
@@ -174,14 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, {"output": [Y[0].tolist()]})
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    models: dict[str, Any]
-    token: str | None
-    max_body: int
-    slots: threading.Semaphore
+    def _watch_disconnect(self) -> threading.Event:
+        return self.server.watch(self.connection)
 
 
 class UMBridgeServer:
@@ -194,8 +243,8 @@ class UMBridgeServer:
     """
 
     def __init__(self, models: dict[str, Any], host: str, port: int, token: str | None,
-                 max_body: int, workers: int) -> None:
-        self._httpd = _Server((host, port), _Handler)
+                 max_body: int, workers: int, read_timeout: float = 30.0) -> None:
+        self._httpd = _Server((host, port), _Handler, workers, read_timeout)
         self._httpd.models = models
         self._httpd.token = token
         self._httpd.max_body = max_body
@@ -248,7 +297,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def serve(models: Any, *, host: str = "127.0.0.1", port: int = 4242, token: str | None = None,
-          max_body: int = 16 * 2**20, workers: int | None = None, block: bool = True):
+          max_body: int = 16 * 2**20, workers: int | None = None, block: bool = True,
+          read_timeout: float = 30.0, insecure: bool = False):
     """Serve uqkit models as a conformant UM-Bridge (protocol 1.0) server.
 
     Parameters
@@ -267,7 +317,13 @@ def serve(models: Any, *, host: str = "127.0.0.1", port: int = 4242, token: str 
     max_body : int
         Largest accepted request body in bytes (413 beyond).
     workers : int, optional
-        Evaluations run at the same time (default: the number of CPUs).
+        Requests served (and evaluations run) at the same time, default the
+        number of CPUs. Memory for request bodies stays below
+        ``workers * max_body``; further connections wait in the backlog.
+    read_timeout : float
+        Seconds a client has to send each part of its request (408 beyond).
+    insecure : bool
+        Allow a non-loopback ``host`` without a ``token``.
     block : bool
         Serve until interrupted (default), or start a background thread and
         return the :class:`UMBridgeServer`.
@@ -280,6 +336,11 @@ def serve(models: Any, *, host: str = "127.0.0.1", port: int = 4242, token: str 
     -----
     UQKitWarning
         A non-loopback ``host``.
+
+    Raises
+    ------
+    InvalidParameterError
+        A non-loopback ``host`` without a ``token`` (unless ``insecure=True``).
 
     Notes
     -----
@@ -324,12 +385,17 @@ def serve(models: Any, *, host: str = "127.0.0.1", port: int = 4242, token: str 
                         (os.cpu_count() or 1), minimum=1)
     if token is not None and (not isinstance(token, str) or len(token) < 8):
         fail(_FUNC, "token", "a string of at least 8 characters", "<hidden>")
+    read_timeout = check_real(_FUNC, "read_timeout", read_timeout, positive=True)
+    if not _is_loopback(host) and token is None and not insecure:
+        fail(_FUNC, "token", f"a bearer token when binding the non-loopback host {host!r}",
+             None, "Set a token (uqkit serve: UQKIT_SERVE_TOKEN), bind 127.0.0.1, or pass "
+             "insecure=True (--insecure) to serve anyone who can reach the port.")
     if not _is_loopback(host):
         warnings.warn(
             f"uqkit.serve binds {host!r}, reachable from other machines: UM-Bridge has no "
             "encryption; use a token and a TLS proxy, or keep the default 127.0.0.1.",
             UQKitWarning, stacklevel=2)
-    server = UMBridgeServer(table, host, port, token, max_body, workers)
+    server = UMBridgeServer(table, host, port, token, max_body, workers, read_timeout)
     if not block:
         return server.start()
     _log.info("serving %s at %s", list(table), server.url)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import multiprocessing
 import os
+import threading
+import time
+import weakref
 from typing import Any
 
 from .._validation import fail
@@ -47,8 +51,56 @@ class Backend:
 
     def close(self) -> None:
         if self.owned and self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-            self.executor = None
+            executor, self.executor = self.executor, None
+            if isinstance(executor, cf.ProcessPoolExecutor):
+                _stop_pool(executor)
+            else:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor, idle_wait: float = 10.0) -> None:
+    """Shut a process pool down without waiting for the evaluations still running.
+
+    Closing a pool with work in flight only happens when a job was interrupted (Ctrl-C,
+    SIGTERM, an error): their results can no longer be recorded, so the workers are
+    terminated at once (SIGTERM, then SIGKILL after 1 s); the watchdog of each worker
+    stops its simulators (:mod:`uqkit.models._proctree`). Idle workers exit normally.
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    busy = bool(getattr(pool, "_pending_work_items", None))
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + (0.0 if busy else idle_wait)
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+
+
+_live_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+def _stop_busy_pools() -> None:
+    """At interpreter exit (e.g. SystemExit from SIGTERM while evaluating, with no ``with
+    Runner``), stop pools that still run evaluations instead of waiting for them."""
+    for pool in list(_live_pools):
+        if getattr(pool, "_pending_work_items", None):
+            _stop_pool(pool)
+
+
+# threading's exit hooks run in reverse order of registration: registered after
+# concurrent.futures.process (imported here first), this one runs before that module's
+# hook, which would wait for every running task
+importlib.import_module("concurrent.futures.process")
+try:
+    threading._register_atexit(_stop_busy_pools)
+except RuntimeError:  # pragma: no cover - imported while the interpreter shuts down
+    pass
 
 
 def _noop() -> None:
@@ -69,6 +121,9 @@ def _worker_init() -> None:
             os._exit(1)
     except Exception:  # pragma: no cover - not Linux
         pass
+    from ..models._proctree import worker_start
+
+    worker_start()  # this worker's simulators run in a cgroup of its own where possible
 
 
 def _process_pool(n: int):
@@ -83,6 +138,7 @@ def _process_pool(n: int):
                                       mp_context=multiprocessing.get_context(method))
         for fut in [pool.submit(_noop) for _ in range(n)]:
             fut.result()
+        _live_pools.add(pool)
         return pool
     return factory
 
