@@ -23,6 +23,7 @@ _FUNC = "fit_gp"
 _MEANS = ("constant", "linear", "pce")
 # principal components of a vector output: keep 1 - 1e-5 of the variance, at most 20
 PCA_UNEXPLAINED, PCA_MAX = 1e-5, 20
+VARIANCE = "loo"
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,8 @@ def _fit_block(spec, group, cols, U, Xd, Yd, rng) -> _Block:
 
 def _fit_one(spec, U, Xd, y, rng):
     trend = _trend(spec, Xd, y)
-    return fit_core(U, y, kernel=spec.kernel, trend=trend, rng=rng, likelihood="reml")
+    return fit_core(U, y, kernel=spec.kernel, trend=trend, rng=rng, likelihood="reml",
+                    variance=VARIANCE)
 
 
 def _trend(spec: _Spec, Xd: np.ndarray, y: np.ndarray) -> Trend:
