@@ -283,13 +283,14 @@ class GPFit:
         fac = self._fac
         Ts = (self.U - 0.5) / self.lengthscales
         scratch = np.empty((2, min(m, _CHUNK), self.n))
+        F = self.trend(U)  # once: a basis such as a PCE has a per-call cost
         # threadpoolctl's context costs about a millisecond: only worth it for large batches
         with single_threaded_blas() if m > _CHUNK else nullcontext():
             for s in range(0, m, _CHUNK):
                 Uc = U[s: s + _CHUNK]
                 r2 = sqdist_cross((Uc - 0.5) / self.lengthscales, Ts)
                 Kc = corr_inplace(self.kernel, r2, scratch[:, : len(Uc)])
-                Fc = self.trend(Uc)
+                Fc = F[s: s + _CHUNK]
                 mean[s: s + _CHUNK] = Fc @ fac.beta + Kc @ fac.alpha
                 if return_var:
                     V = Kc @ fac.linv_t  # rows: (L^-1 k)'
