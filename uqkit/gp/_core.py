@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import linalg, optimize
+from scipy.linalg import blas
 
 from ..pce._blas import single_threaded_blas
 from ._kernels import (
@@ -131,7 +132,7 @@ class _Factor:
     rinv: np.ndarray  # R^-1
     rinv_f: np.ndarray  # R^-1 F
     linv_f: np.ndarray  # L^-1 F
-    linv_t: np.ndarray  # (L^-1)', only for prediction (empty inside the optimiser)
+    linv: np.ndarray  # L^-1, only for prediction (empty inside the optimiser)
     a_chol: np.ndarray  # lower Cholesky factor of A = F' R^-1 F
     beta: np.ndarray
     alpha: np.ndarray  # R^-1 (ys - F beta)
@@ -149,15 +150,15 @@ def _factor(K: np.ndarray, F: np.ndarray, ys: np.ndarray, nugget: float,
     rinv = linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
     rinv_f = rinv @ F
     linv_f = linalg.solve_triangular(chol, F, lower=True, check_finite=False)
-    linv_t = (linalg.solve_triangular(chol, np.eye(n), lower=True, check_finite=False).T
-              if for_prediction else np.empty((0, 0)))
+    linv = (linalg.solve_triangular(chol, np.eye(n), lower=True, check_finite=False)
+            if for_prediction else np.empty((0, 0)))
     A = F.T @ rinv_f
     a_chol = linalg.cholesky(A, lower=True, check_finite=False)
     rinv_y = rinv @ ys
     beta = linalg.cho_solve((a_chol, True), F.T @ rinv_y, check_finite=False)
     alpha = rinv_y - rinv_f @ beta
     return _Factor(
-        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, linv_t=linv_t, a_chol=a_chol,
+        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, linv=linv, a_chol=a_chol,
         beta=beta, alpha=alpha,
         quad=float(ys @ alpha),
         logdet_r=2.0 * float(np.sum(np.log(np.diag(chol)))),
@@ -295,10 +296,11 @@ class GPFit:
                 Fc = F[s: s + _CHUNK]
                 mean[s: s + _CHUNK] = Fc @ fac.beta + Kc @ fac.alpha
                 if return_var:
-                    V = Kc @ fac.linv_t  # rows: (L^-1 k)'
-                    B = Fc - V @ fac.linv_f
-                    Z = linalg.solve_triangular(fac.a_chol, B.T, lower=True, check_finite=False)
-                    var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->i", V, V)
+                    # L^-1 k(U)' by a triangular product (half the flops of a full GEMM)
+                    W = blas.dtrmm(1.0, fac.linv, Kc.T, side=0, lower=1)
+                    B = Fc.T - fac.linv_f.T @ W
+                    Z = linalg.solve_triangular(fac.a_chol, B, lower=True, check_finite=False)
+                    var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->j", W, W)
                                           + np.einsum("ij,ij->j", Z, Z))
         mean = self.y_mean + self.y_scale * mean
         if not return_var:
