@@ -116,7 +116,7 @@ def table(rows):
           "for seed 0")
 
 
-def adaptive_row(target=1e-2, reps=2, step=5):
+def adaptive_row(target=1e-2, reps=2, step=5, n0=25):
     """Runs to reach a validation error of ``target``: adaptive IMSE design vs LHS.
 
     The adaptive design is run once (stopping on a conservative LOO target); its points are
@@ -141,15 +141,15 @@ def adaptive_row(target=1e-2, reps=2, step=5):
 
     for rep in range(reps):
         t0 = time.perf_counter()
-        n_lhs = first_reaching(lambda n, r=rep: uqkit.fit_gp(model, params, n=n, rng=r), 40, 300)
+        n_lhs = first_reaching(lambda n, r=rep: uqkit.fit_gp(model, params, n=n, rng=r), n0, 300)
         t_lhs = time.perf_counter() - t0
         t0 = time.perf_counter()
-        gp = uqkit.fit_gp(model, params, n=40, adaptive=True, target=target / 4,
-                          max_evaluations=160, rng=rep)
+        gp = uqkit.fit_gp(model, params, n=n0, adaptive=True, target=target / 4,
+                          max_evaluations=110, rng=rep)
         t_ad = time.perf_counter() - t0
         n_ad = first_reaching(lambda n, g=gp: uqkit.fit_gp(X=g.X[:n], Y=g.Y[:n],
                                                            parameters=params, rng=0),
-                              40, gp.X.shape[0])
+                              n0, gp.X.shape[0])
         ratio = n_ad / n_lhs if n_ad and n_lhs else float("nan")
         print(f"adaptive rep {rep}: runs to validation error {target:g}: LHS {n_lhs}, adaptive "
               f"{n_ad} (ratio {ratio:.2f}; adaptive run {t_ad:.0f} s for "
@@ -161,13 +161,14 @@ def main():
     ap.add_argument("--smt", action="store_true", help="include SMT KRG (slow)")
     ap.add_argument("--seeds", type=int, default=0, help="extra LHS seeds for uqkit/sklearn")
     ap.add_argument("--adaptive", action="store_true", help="the adaptive-design row")
+    ap.add_argument("--reps", type=int, default=2, help="seeds of the adaptive row")
     ap.add_argument("--n", type=int, nargs="*", default=[50, 100, 200])
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     rows = run(libraries(args.smt), ns=args.n, seeds=range(args.seeds + 1))
     table(rows)
     if args.adaptive:
-        adaptive_row()
+        adaptive_row(reps=args.reps)
 
 
 if __name__ == "__main__":
