@@ -52,13 +52,33 @@ class Runner:
         tqdm progress bar (notebook-aware); ``"auto"`` shows it only when the
         work takes more than two seconds.
     max_consecutive_failures : int
-        Circuit breaker: stop after this many consecutive failed evaluations
-        whatever the policy (default 10).
+        Circuit breaker: stop after this many consecutive failed evaluations,
+        whatever the policy (default 10). See Notes for what counts.
+    max_failure_rate : float in (0, 1]
+        Circuit breaker: also stop when this fraction of the recently
+        evaluated rows failed (default 0.8; 1.0 stops only when every row of
+        the window failed). See Notes.
     allow_nonfinite : bool
         Count NaN or infinite outputs as valid (default: they are recorded as
         ``nonfinite``, kept raw, and excluded from ``ok``).
     retry_backoff : float
         Base delay in seconds between retries.
+
+    Notes
+    -----
+    The circuit breaker counts evaluations in the order their results arrive.
+    An evaluation is one model call: one row of a scalar model, or one batch
+    of a vectorized model, which counts as failed when at least 90 % of its
+    rows failed (a failed batch split to isolate its failing rows counts
+    through its parts). It trips after ``max_consecutive_failures``
+    consecutive failed evaluations, or when at least ``max_failure_rate`` of
+    the rows of the most recent evaluations failed, measured once they cover
+    ``max(100, 10 * max_consecutive_failures)`` rows. So a model failing on
+    10 % of a design runs through, and a model failing everywhere stops after
+    10 calls. Rows a store already holds as failed are retried by a rerun; if
+    they fail again they are reported as before but not counted, since they
+    are no new evidence against the model. The breaker is per
+    :meth:`evaluate` call.
 
     Examples
     --------
@@ -72,7 +92,7 @@ class Runner:
     def __init__(self, executor: Any = None, store: Any = None, *, on_failure: str = "raise",
                  retries: int = 0, batch_size: int | None = None, progress: Any = "auto",
                  max_consecutive_failures: int = 10, allow_nonfinite: bool = False,
-                 retry_backoff: float = 0.05) -> None:
+                 retry_backoff: float = 0.05, max_failure_rate: float = 0.8) -> None:
         self.on_failure = check_choice("Runner", "on_failure", on_failure, _POLICIES)
         self.retries = check_int("Runner", "retries", retries, minimum=0)
         self.batch_size = None if batch_size is None else check_int(
@@ -82,6 +102,11 @@ class Runner:
         self.progress = progress
         self.max_consecutive_failures = check_int("Runner", "max_consecutive_failures",
                                                   max_consecutive_failures, minimum=1)
+        rate = check_real("Runner", "max_failure_rate", max_failure_rate)
+        if not 0.0 < rate <= 1.0:
+            fail("Runner", "max_failure_rate", "a fraction in (0, 1]", max_failure_rate,
+                 "Pass 1.0 to stop only when every recent row failed.")
+        self.max_failure_rate = rate
         self.allow_nonfinite = bool(allow_nonfinite)
         self.retry_backoff = check_real("Runner", "retry_backoff", retry_backoff,
                                         nonnegative=True)
