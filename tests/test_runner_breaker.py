@@ -109,3 +109,19 @@ def test_cli_rerun_of_a_study_with_skipped_failures(tmp_path, monkeypatch, capsy
         n_failed = int(store.summary()["failed"].sum())
     assert n_failed > 10
     assert main(["run", "-q", str(study)]) == 0, capsys.readouterr().err
+
+
+def test_huge_failure_messages_are_stored_truncated(tmp_path):
+    """A 2 MB exception message is stored as a few KiB with a note (issue 15 item 5)."""
+
+    def f(a):
+        raise RuntimeError("x" * 2_000_000 + "END")
+
+    model = uqkit.as_model(f, name="loud")
+    uqkit.Runner(store=tmp_path / "s.db", on_failure="skip").evaluate(model, [[0.5]])
+    with uqkit.Store(tmp_path / "s.db") as store:
+        fails = store.to_dataframe(failures=True)
+    msg, tb = fails.message[0], fails.traceback[0]
+    assert len(msg) < 5000 and "[truncated 1995907 characters]" in msg and msg.endswith("END")
+    assert len(tb) < 5000 and "[truncated" in tb
+    assert (tmp_path / "s.db").stat().st_size < 2**20

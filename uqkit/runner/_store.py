@@ -106,6 +106,27 @@ def _per_row(value: Any, n: int) -> list | None:
     return None
 
 
+#: stored failure messages and tracebacks keep at most this many characters (head and tail)
+MAX_MESSAGE_CHARS = 4096
+#: ...and each text value of a failure's details (e.g. a stderr tail) at most this many
+MAX_DETAIL_CHARS = 65536
+
+
+def truncate_text(text: str | None, limit: int = MAX_MESSAGE_CHARS) -> str | None:
+    """``text`` cut to about ``limit`` characters: its head and tail around a note
+    ``[truncated N characters]``."""
+    if text is None or len(text) <= limit:
+        return text
+    keep = limit // 2
+    cut = len(text) - 2 * keep
+    return f"{text[:keep]}\n[truncated {cut} characters]\n{text[-keep:]}"
+
+
+def _bounded_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: truncate_text(v, MAX_DETAIL_CHARS) if isinstance(v, str) else v
+            for k, v in (details or {}).items()}
+
+
 def _groups(n: int, *columns: Any) -> list[tuple[tuple, np.ndarray]]:
     """Rows grouped by their values of per-row ``columns`` (first-seen order)."""
     lists = [_per_row(c, n) for c in columns]
@@ -385,10 +406,17 @@ class Store(Database):
                     traceback: str | None, details: dict[str, Any] | None,
                     duration: float | None, host: str | None = None,
                     pid: int | None = None, attempts: Sequence[int] | None = None) -> None:
-        """Record one failed attempt of the rows ``keys`` (and mark them failed if final)."""
+        """Record one failed attempt of the rows ``keys`` (and mark them failed if final).
+
+        ``message`` and ``traceback`` are stored cut to about
+        :data:`MAX_MESSAGE_CHARS` characters, and each text in ``details`` to
+        :data:`MAX_DETAIL_CHARS`, with a note ``[truncated N characters]``.
+        """
         now = time.time()
         host = host or HOST
-        det = json.dumps(details or {}, default=repr)
+        det = json.dumps(_bounded_details(details), default=repr)
+        message = truncate_text(str(message))
+        traceback = truncate_text(traceback)
         keys = list(keys)
         with self._transaction() as conn:
             conn.executemany(
