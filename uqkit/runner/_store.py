@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import StoreError, UQKitWarning
+from .._errors import StoreCorruptedError, StoreCorruptedWarning, StoreError, UQKitWarning
 from . import _keys, _store_read
 from ._keys import key_array
-from ._store_db import HOST, Database, _pid_alive
+from ._store_db import HOST, Database, _pid_alive, guard_sqlite_errors
 from ._store_index import block_refs, gather, locate, lost_attempts, requeue, void_lost, write_rows
 from ._store_schema import DONE_CODES, SCHEMA_VERSION, STATUS, STATUS_CODE
 
@@ -198,6 +198,9 @@ class Store(Database):
                     f"were stored in {str(self.path)!r} (fingerprint {old} -> {new}) but its name "
                     "and version did not: cached results are reused. Bump the model's "
                     "version= to recompute.", UQKitWarning, stacklevel=4)
+                if self.readonly:
+                    self._refs[ident["id"]] = ref
+                    return ref
                 with self._transaction():
                     conn.execute("UPDATE models SET fingerprint=? WHERE ref=?", (new, ref))
             self._refs[ident["id"]] = ref
@@ -249,17 +252,23 @@ class Store(Database):
         """
         keys = list(keys)
         out: dict[bytes, tuple[str, bytes | None, int]] = {}
+        damaged: list[int] = []
         with self._snapshot() as conn:
-            found = locate(conn, key_array(keys))
-            if not len(found):
-                return out
+            found = locate(conn, key_array(keys), damaged=damaged)
             refs = block_refs(conn, found.block)
             for ref in np.unique(refs).tolist():
                 part = found.take(refs == ref)
-                Y = gather(conn, part, "y", self._shape(ref)[1])
+                Y = gather(conn, part, "y", self._shape(ref)[1], damaged=damaged)
                 for i, s, a, y in zip(part.index.tolist(), part.status.tolist(),
                                       part.attempts.tolist(), Y):
+                    if s == 0 and not np.isfinite(y).all():
+                        damaged.append(i)  # an "ok" row is finite when written
+                        continue
                     out[keys[i]] = (STATUS[s], y.tobytes() if s in DONE_CODES else None, a)
+        if damaged:
+            for i in damaged:
+                out.pop(keys[i], None)
+            self._damaged([keys[i] for i in damaged])
         return out
 
     # -- claims ------------------------------------------------------------------------------
@@ -294,15 +303,19 @@ class Store(Database):
         attempts = np.zeros(n, dtype=np.int64)
         Y = np.full((n, n_out), np.nan)
         done = np.zeros(n, dtype=bool)
-        with self._transaction():
-            live = self._live_claims(conn, now)  # re-queues stale claims first
-            if conn.execute("SELECT EXISTS(SELECT 1 FROM lost)").fetchone()[0]:
-                void_lost(conn)
+        readonly = self.readonly
+        with self._snapshot() if readonly else self._transaction():
+            live = np.zeros(0, dtype=np.int64)
+            if not readonly:
+                live = self._live_claims(conn, now)  # re-queues stale claims first
+                if conn.execute("SELECT EXISTS(SELECT 1 FROM lost)").fetchone()[0]:
+                    void_lost(conn)
             # an empty store (a fresh study) needs no per-key lookup. No index on
             # blocks(model_ref) to ask per model: it would cost a third B-tree page in
             # every one-row commit, and a lookup of keys that are absent is cheap
+            damaged: list[int] = []
             if conn.execute("SELECT EXISTS(SELECT 1 FROM blocks)").fetchone()[0]:
-                found = locate(conn, karr, model_ref=ref, X=X)
+                found = locate(conn, karr, model_ref=ref, X=X, damaged=damaged)
                 lost = lost_attempts(conn, ref, prefix)
                 if len(lost):  # attempts of keys lost with a dead process
                     lost = lost.take(~np.isin(lost.index, found.index))
@@ -312,17 +325,45 @@ class Store(Database):
                 complete = np.isin(found.status, DONE_CODES)
                 if complete.any():
                     hit = found.take(complete)
-                    done[hit.index] = True
-                    Y[hit.index] = gather(conn, hit, "y", n_out)
+                    Yh = gather(conn, hit, "y", n_out, damaged=damaged, need=True)
+                    # an "ok" row is finite when written: a non-finite one is damage
+                    wrong = (hit.status == 0) & ~np.isfinite(Yh).all(axis=1)
+                    damaged.extend(hit.index[wrong].tolist())
+                    good = ~np.isin(hit.index, damaged)
+                    done[hit.index[good]] = True
+                    Y[hit.index[good]] = Yh[good]
+            if damaged:
+                status[damaged] = ""
+                self._damaged([keys[i] for i in damaged])
             busy = np.zeros(n, dtype=bool)
             if len(live):
                 busy = ~done & np.isin(prefix, live)
             owned = ~done & ~busy
+            if owned.any() and readonly:
+                err = self._read_only_error()
+                raise StoreError(f"{int(owned.sum())} of the {n} rows are not in the store, "
+                                 f"and it cannot store them: {err}")
             if owned.any():
                 conn.execute("INSERT INTO claims VALUES (?,?,?,?,?,?,?)",
                              (uuid.uuid4().hex, model_id, owner, HOST, os.getpid(), now,
                               prefix[owned].astype(">i8").tobytes()))
         return Claimed(owned=owned, busy=busy, status=status, attempts=attempts, Y=Y)
+
+    def _damaged(self, keys: Sequence[bytes], blocks: Sequence[int] = ()) -> None:
+        """Stored rows failed their checksum: warn (they are evaluated again) or raise."""
+        hexes = sorted({bytes(k).hex() for k in keys})
+        if hexes:
+            shown = ", ".join(h[:16] for h in hexes[:5]) + (" ..." if len(hexes) > 5 else "")
+            what = f"{len(hexes)} rows stored in {str(self.path)!r} (keys {shown})"
+        else:
+            what = f"the rows of blocks {sorted(blocks)[:10]} of {str(self.path)!r}"
+        text = (f"{what} are damaged: their block fails its checksum, or the index is "
+                "inconsistent. They are never served. `uqkit store check` runs a full check "
+                "and `uqkit store recover SRC DST` copies every verifiable row into a new "
+                "store.")
+        if self.on_corrupt == "raise":
+            raise StoreCorruptedError(text, keys=hexes)
+        warnings.warn(text + " They are evaluated again.", StoreCorruptedWarning, stacklevel=4)
 
     def _live_claims(self, conn: sqlite3.Connection, now: float) -> np.ndarray:
         """Key prefixes under live claims; stale claims are removed and re-queued (A4)."""
@@ -345,12 +386,16 @@ class Store(Database):
 
     def heartbeat(self, owner: str) -> None:
         """Refresh the heartbeat of every claim held by ``owner``."""
+        if self.readonly:
+            return  # (a read-only store holds no claims of this process)
         with self._transaction():
             self.conn.execute("UPDATE claims SET heartbeat=? WHERE owner=?", (time.time(), owner))
 
     def release(self, owner: str, interrupted: Iterable[tuple[bytes, str, np.ndarray]] = ()
                 ) -> None:
         """Drop ``owner``'s claims; mark ``(key, model_id, x)`` in flight as interrupted."""
+        if self.readonly:
+            return  # (a read-only store holds no claims of this process)
         now = time.time()
         by_model: dict[str, list[tuple[bytes, np.ndarray]]] = {}
         for k, mid, x in interrupted:
@@ -512,7 +557,26 @@ class Store(Database):
         """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when healthy)."""
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
 
+    def check(self) -> dict[str, Any]:
+        """A full check: SQLite's ``PRAGMA integrity_check``, every block's checksum, and
+        every index entry pointing into an intact block.
+
+        Returns
+        -------
+        dict
+            ``integrity`` (SQLite's verdict, ``"ok"`` when healthy), ``blocks``,
+            ``damaged_blocks`` (ids), ``index_entries``, ``damaged_entries`` and
+            ``ok`` (everything healthy). Reads the whole file.
+        """
+        return _store_read.full_check(self)
+
     @property
     def mode(self) -> int:
         """File permission bits of the store (0o600 when created by uqkit)."""
         return stat.S_IMODE(self.path.stat().st_mode)
+
+
+guard_sqlite_errors(Store, [
+    "register_model", "lookup", "lookup_raw", "claim", "heartbeat", "release", "pending_keys",
+    "put_results", "put_failure", "models", "to_dataframe", "summary", "info",
+    "integrity_check", "check"])
