@@ -36,7 +36,7 @@ from ._store_schema import SCHEMA_VERSION, create_schema, migrate
 __all__ = ["Database", "HOST", "guard_sqlite_errors", "QUICK_CHECK_BYTES"]
 
 #: stores up to this size get SQLite's ``PRAGMA quick_check`` when opened
-QUICK_CHECK_BYTES = 64 * 2**20
+QUICK_CHECK_BYTES = 16 * 2**20
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "afs", "beegfs",
