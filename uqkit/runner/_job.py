@@ -18,7 +18,7 @@ import numpy as np
 from .._errors import ModelEvaluationError
 from ..models._protocol import model_identity
 from ._breaker import Breaker
-from ._evaluations import Evaluations
+from ._evaluations import Evaluations, HexKeys
 from ._executors import TaskLost
 from ._keys import canonical_inputs, make_keys
 from ._rows import _all_distinct, _as_slice, _dedupe_rows, _is_range
@@ -80,7 +80,8 @@ def _sigterm_as_exit():
 class _Job:
     """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
 
-    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray) -> None:
+    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray, *,
+                 breaker: Breaker | None = None) -> None:
         self.runner = runner
         self.model = model
         self.store: Store | None = runner.store
@@ -126,7 +127,8 @@ class _Job:
         self.known_failed = np.zeros(u, dtype=bool)  # stored as failed by an earlier run
         self.new = np.zeros(u, dtype=bool)
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex}"
-        self.breaker = Breaker(runner.max_consecutive_failures, runner.max_failure_rate)
+        self.breaker = breaker if breaker is not None else Breaker(
+            runner.max_consecutive_failures, runner.max_failure_rate)
         self.stop_error: ModelEvaluationError | None = None
         self.in_flight: dict[cf.Future, _Task] = {}
         self.bar = None
@@ -575,7 +577,7 @@ class _Job:
         if self.runner.allow_nonfinite:
             ok |= status == "nonfinite"
         n_new = int(self.new.sum())
-        keys = tuple(map(bytes.hex, self.keys)) if self.store is not None else None
+        keys = HexKeys(self.keys) if self.store is not None else None
         return Evaluations(
             X=self.X, Y=Y, ok=ok, status=status, errors=tuple(errors), keys=keys,
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),

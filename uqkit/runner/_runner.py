@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from ._evaluations import Evaluations
 from ._executors import make_backend
 from ._job import _FAST_MAX_ROWS, _fast_evaluate, _Job
 from ._store import Store
+from ._stream import STREAM_ROWS, evaluate_streamed
 
 __all__ = ["Runner", "evaluate"]
 
@@ -199,8 +200,38 @@ class Runner:
         invalid = np.zeros(n, dtype=bool)
         if parameters is not None:
             invalid = _outside_support(model, parameters, X, on_invalid)
+        if self.store is not None and n > STREAM_ROWS:
+            return evaluate_streamed(self, model, X, invalid)
         job = _Job(self, model, X, invalid)
         return job.run()
+
+
+    def evaluate_batches(self, model: Any, batches: Iterable[Any], *, parameters: Any = None,
+                         on_invalid: str = "raise") -> Iterator[Evaluations]:
+        """Evaluate a design given batch by batch; yield one :class:`Evaluations` per batch.
+
+        For designs too large to hold in memory (tens of millions of rows): the
+        driver holds one batch at a time, and with a store every result is
+        committed as it arrives, so a rerun serves the finished batches.
+        ``uqkit.Runner.evaluate`` on an array already streams its lookups and
+        writes in chunks of 32,768 rows; this also streams the design itself.
+
+        Parameters
+        ----------
+        model : Model
+        batches : iterable of array-like (n_i, n_inputs)
+            E.g. a generator drawing ``params.sample(2**16, rng=...)`` chunks.
+        parameters, on_invalid
+            As in :meth:`evaluate`.
+
+        Yields
+        ------
+        Evaluations
+            The results of each batch, in order. The circuit breaker and the
+            failure policy apply per batch.
+        """
+        for X in batches:
+            yield self.evaluate(model, X, parameters=parameters, on_invalid=on_invalid)
 
 
 def make_backend_check(executor: Any) -> None:

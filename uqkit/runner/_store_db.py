@@ -37,6 +37,9 @@ __all__ = ["Database", "HOST", "guard_sqlite_errors", "QUICK_CHECK_BYTES"]
 
 #: stores up to this size get SQLite's ``PRAGMA quick_check`` when opened
 QUICK_CHECK_BYTES = 16 * 2**20
+#: SQLite's page cache per connection, in KiB (negative: a size, not a page count); it
+#: counts towards the driver's memory, and holds the key index of 2^19 rows
+_CACHE_KIB = -16384
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _NETWORK_FS = {"nfs", "nfs4", "lustre", "gpfs", "cifs", "smb3", "smbfs", "afs", "beegfs",
@@ -192,7 +195,7 @@ class Database:
         else:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: random-key inserts stay in cache
+        conn.execute(f"PRAGMA cache_size={_CACHE_KIB}")
         if version is None:
             with self._transaction(hook=False):
                 if self._schema_version() is None:  # not created meanwhile by another
