@@ -43,6 +43,9 @@ class HexKeys(Sequence):
     def __getitem__(self, i: Any):
         return self._all()[i]
 
+    def __iter__(self):
+        return iter(self._all())
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (HexKeys, tuple, list)):
             return len(self) == len(other) and tuple(self._all()) == tuple(other)

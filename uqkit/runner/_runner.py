@@ -185,6 +185,17 @@ class Runner:
         ModelEvaluationError
             Under ``on_failure="raise"``, naming the row, its inputs and the
             cause; or when the circuit breaker trips.
+        StoreError
+            The store cannot be used: damaged (:class:`uqkit.StoreCorruptedError`),
+            locked for longer than its timeout, on a full disk, or read-only
+            while rows of ``X`` are not stored yet.
+
+        Notes
+        -----
+        With a store, a design of more than 16,384 rows is looked up, evaluated
+        and written chunk by chunk (same results), so the driver's memory grows
+        by about 100 bytes a row rather than with every key and status string;
+        :meth:`evaluate_batches` also streams the design itself.
         """
         if model is not self._checked_model:  # the protocol check costs ~10 us a call
             check_model(model, "Runner.evaluate")
@@ -214,7 +225,7 @@ class Runner:
         driver holds one batch at a time, and with a store every result is
         committed as it arrives, so a rerun serves the finished batches.
         ``uqkit.Runner.evaluate`` on an array already streams its lookups and
-        writes in chunks of 32,768 rows; this also streams the design itself.
+        writes in chunks of 16,384 rows; this also streams the design itself.
 
         Parameters
         ----------

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["STREAM_ROWS", "evaluate_streamed"]
 
 #: rows per chunk of a large design evaluated with a store
-STREAM_ROWS = 32768
+STREAM_ROWS = 16384
 
 _OUTSIDE = "outside the parameters' support"
 
