@@ -56,7 +56,7 @@ def test_scattered_random_spans_never_serve_wrong_values(tmp_path, seed):
         dst = tmp_path / "recovered.db"
         assert main(["store", "recover", str(path), str(dst)]) == 0
         got = uqkit.Runner(store=dst).evaluate(_model(), X)
-        assert got.n_cached > 15_000
+        assert got.n_cached > 10_000  # the blocks the spans hit are lost, the rest copied
     assert got.ok.all()
     np.testing.assert_array_equal(got.Y, truth)
 
