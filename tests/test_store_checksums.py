@@ -83,7 +83,7 @@ def test_garbage_mid_file_is_a_store_error_everywhere(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_damaged_block_rows_are_named_and_evaluated_again(tmp_path):
+def test_damaged_block_rows_are_named_and_evaluated_again(tmp_path, capsys):
     path = tmp_path / "s.db"
     X = _design(2000)
     uqkit.Runner(store=path).evaluate(_model(), X)
@@ -105,6 +105,10 @@ def test_damaged_block_rows_are_named_and_evaluated_again(tmp_path):
     with uqkit.Store(path) as store:
         assert store.check()["damaged_blocks"] == [1]  # the old block stays as history
         assert len(store.to_dataframe()) == 2000  # the index points at the new rows
+    capsys.readouterr()
+    assert main(["store", "info", "--check", str(path)]) == 0
+    assert "1 of" in capsys.readouterr().out  # "1 of N blocks fail their checksum"
+    assert main(["store", "check", str(path)]) == 1
 
 
 def test_store_info_on_a_file_that_is_not_a_store(tmp_path, capsys):
