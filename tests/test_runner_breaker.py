@@ -126,3 +126,19 @@ def test_huge_failure_messages_are_stored_truncated(tmp_path):
     assert len(msg) < 5000 and "[truncated 1995907 characters]" in msg and msg.endswith("END")
     assert len(tb) < 5000 and "[truncated" in tb
     assert (tmp_path / "s.db").stat().st_size < 2**20
+
+
+def test_scalar_rerun_with_more_than_ten_known_failures(tmp_path):
+    """The report's case: a scalar model, the default breaker, > 10 stored failures."""
+
+    def f(a, b):
+        if a > 0.9:
+            raise ValueError("diverged")
+        return a + b
+
+    model = uqkit.as_model(f, name="f")
+    X = np.random.default_rng(3).random((150, 2))
+    first = uqkit.Runner(store=tmp_path / "s.db", on_failure="skip").evaluate(model, X)
+    assert first.n_failed > 10
+    again = uqkit.Runner(store=tmp_path / "s.db", on_failure="skip").evaluate(model, X)
+    assert again.n_failed == first.n_failed and again.n_new == first.n_failed
