@@ -192,7 +192,7 @@ class Runner:
 
         Notes
         -----
-        With a store, a design of more than 16,384 rows is looked up, evaluated
+        With a store, a design of more than 32,768 rows is looked up, evaluated
         and written chunk by chunk (same results), so the driver's memory grows
         by about 100 bytes a row rather than with every key and status string;
         :meth:`evaluate_batches` also streams the design itself.
@@ -225,7 +225,7 @@ class Runner:
         driver holds one batch at a time, and with a store every result is
         committed as it arrives, so a rerun serves the finished batches.
         ``uqkit.Runner.evaluate`` on an array already streams its lookups and
-        writes in chunks of 16,384 rows; this also streams the design itself.
+        writes in chunks of 32,768 rows; this also streams the design itself.
 
         Parameters
         ----------

@@ -26,9 +26,14 @@ if TYPE_CHECKING:
 __all__ = ["STREAM_ROWS", "evaluate_streamed"]
 
 #: rows per chunk of a large design evaluated with a store
-STREAM_ROWS = 16384
+STREAM_ROWS = 32768
 
 _OUTSIDE = "outside the parameters' support"
+#: the statuses a job returns, sorted: the chunks' statuses are kept as one byte a row,
+#: a position in this array
+_SORTED = np.sort(np.array(["ok", "nonfinite", "failed", "pending", "invalid",
+                            "interrupted"], dtype="<U11"))
+_OK = int(np.searchsorted(_SORTED, "ok"))
 
 
 def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray,
@@ -38,7 +43,7 @@ def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray,
     rep, uniq = _dedupe_rows(X, invalid)
     u, m = len(uniq), len(model.outputs)
     uY = np.full((u, m), np.nan)
-    ustatus = np.empty(u, dtype="<U11")
+    ucode = np.full(u, _OK, dtype=np.uint8)
     uerrors: dict[int, str] = {}
     n_new = n_attempts = 0
     breaker = Breaker(runner.max_consecutive_failures, runner.max_failure_rate)
@@ -48,11 +53,14 @@ def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray,
                   breaker=breaker).run()
         at = slice(start, start + len(rows))
         uY[at] = ev.Y
-        ustatus[at] = ev.status
+        if not ev.ok.all() or (ev.status != "ok").any():
+            ucode[at] = np.searchsorted(_SORTED, ev.status)
         if not ev.ok.all() or ev.errors.count(None) != len(rows):
             uerrors.update((start + i, e) for i, e in enumerate(ev.errors) if e is not None)
         n_new += ev.n_new
         n_attempts += ev.n_attempts
+    ustatus = _SORTED[ucode]
+    del ucode
     valid = rep >= 0
     if u == n:  # every row valid and distinct
         Y, status = uY, ustatus
