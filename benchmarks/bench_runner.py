@@ -13,17 +13,27 @@
    ../shared/anchor-bench/overhead_bench.py): a 2-process pool and a 2-worker Dask
    LocalCluster through the runner, against the serial throughput. Target: at least 1.8x.
 3. Per-evaluation overhead of the runner on a trivial scalar model, serial, with a store.
+4. ``--memory 1048576,8388608``: peak RSS of the driver (``resource.getrusage`` in a fresh
+   subprocess per size) evaluating a 3-input vectorized model through a store, with the
+   design as one array (``Runner.evaluate``: its lookups and writes are streamed in
+   chunks) and as batches of 2^16 rows (``Runner.evaluate_batches``: the design is
+   streamed too). Target: at most 200 MB. The array of a 2^23-row design alone is
+   200 MB, so only the batch form can meet it there.
 
 usage: python benchmarks/bench_runner.py [--rows 131072] [--rounds 5] [--n-sleep 100]
                                          [--n-trivial 2000] [--only-store]
+                                         [--memory SIZES] [--only-memory]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -90,14 +100,57 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def rss_child(rows: int, mode: str) -> None:
+    """Run in a fresh process: evaluate ``rows`` rows through a store, print the peak RSS."""
+    model = uqkit.as_model(lambda X: X.sum(axis=1), inputs=("a", "b", "c"), vectorized=True,
+                           name="bench.sum")
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = uqkit.Runner(store=os.path.join(tmp, "s.db"), progress=False)
+        t0 = time.perf_counter()
+        if mode == "array":
+            X = np.random.default_rng(0).random((rows, 3))
+            n_ok = int(runner.evaluate(model, X).ok.sum())
+        else:
+            rng = np.random.default_rng(0)
+            chunks = (rng.random((min(2**16, rows - s), 3)) for s in range(0, rows, 2**16))
+            n_ok = sum(int(ev.ok.sum()) for ev in runner.evaluate_batches(model, chunks))
+        seconds = time.perf_counter() - t0
+        runner.store.close()
+    assert n_ok == rows
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"{peak:.0f} {seconds:.3f}")
+
+
+def memory_rows(sizes: list[int]) -> list[list[str]]:
+    rows = []
+    for n in sizes:
+        for mode in ("array", "batches"):
+            out = subprocess.run([sys.executable, __file__, "--_rss-child", str(n), mode],
+                                 capture_output=True, text=True, check=True).stdout.split()
+            peak, seconds = float(out[0]), float(out[1])
+            rows.append([f"peak RSS, {n} rows through a store ({mode})", f"{peak:.0f} MB",
+                         "", f"{seconds / n * 1e6:.1f} us/row", "", "<= 200 MB"])
+    return rows
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--_rss-child":
+        rss_child(int(sys.argv[2]), sys.argv[3])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=2**17)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n-sleep", type=int, default=100)  # the anchor overhead_bench.py default
     ap.add_argument("--n-trivial", type=int, default=2000)
     ap.add_argument("--only-store", action="store_true", help="run part 1 only")
+    ap.add_argument("--memory", default="", metavar="SIZES",
+                    help="comma-separated design sizes for the peak-RSS part (e.g. 1048576)")
+    ap.add_argument("--only-memory", action="store_true", help="run part 4 only")
     a = ap.parse_args()
+    sizes = [int(v) for v in a.memory.split(",") if v]
+    if a.only_memory:
+        _print(a, memory_rows(sizes or [2**20]))
+        return
     _, params, _ = uqkit.examples.ishigami()
     X = params.sample(a.rows, rng=0)
     model = uqkit.as_model(ishigami, inputs=("x1", "x2", "x3"), vectorized=True,
@@ -195,7 +248,7 @@ def main() -> None:
                      f"{per * 1e6:.0f} us", "", "", "", "report"])
         rows.append(["same, without store", f"{(t_nostore - t_plain) / a.n_trivial * 1e6:.0f} us",
                      "", "", "", "report"])
-    _print(a, rows)
+    _print(a, rows + memory_rows(sizes))
 
 
 def _print(a, rows) -> None:

@@ -55,9 +55,13 @@ def test_corrupt_store_is_refused_and_never_overwritten(tmp_path, damage):
             data = bytearray(os.urandom(4096))
         path.write_bytes(bytes(data))
     before = path.read_bytes()
-    with pytest.raises(uqkit.StoreCorruptedError, match="corrupted") as info:
-        uqkit.Store(path)
-    assert ".recover" in str(info.value)
+    if damage in ("garbage", "foreign_sqlite"):  # another kind of file: not called corrupted
+        with pytest.raises(uqkit.NotAStoreError, match="is not a uqkit store"):
+            uqkit.Store(path)
+    else:
+        with pytest.raises(uqkit.StoreCorruptedError, match="corrupted") as info:
+            uqkit.Store(path)
+        assert ".recover" in str(info.value) and "uqkit store recover" in str(info.value)
     assert path.read_bytes() == before
     with pytest.raises(uqkit.StoreCorruptedError):
         uqkit.Runner(store=path)

@@ -39,7 +39,7 @@ def test_schema_1_store_is_migrated(tmp_path):
     old = _v1_rows(path)
     assert len(old) == 24
     with uqkit.Store(path) as store:
-        assert store.info()["schema_version"] == 2
+        assert store.info()["schema_version"] == 3
         assert store.integrity_check() == "ok"
         df = store.to_dataframe()
         models = {m["ref"]: m for m in store.models()}
@@ -272,10 +272,19 @@ def test_damaged_block_is_reported_as_corruption(tmp_path):
     con.execute("UPDATE blocks SET y = substr(y, 1, 12)")
     con.commit()
     con.close()
-    with uqkit.Store(path) as store, pytest.raises(uqkit.StoreCorruptedError):
+    with uqkit.Store(path, on_corrupt="raise") as store, pytest.raises(
+            uqkit.StoreCorruptedError, match="fails its checksum"):
         store.to_dataframe()
-    with pytest.raises(uqkit.StoreCorruptedError):
-        uqkit.Runner(store=path).evaluate(model, params.sample(50, rng=5))
+    with pytest.raises(uqkit.StoreCorruptedError, match="50 rows stored"):
+        uqkit.Runner(store=uqkit.Store(path, on_corrupt="raise")).evaluate(
+            model, params.sample(50, rng=5))
+    # the default policy: warn, evaluate the damaged rows again, never serve them
+    with pytest.warns(uqkit.StoreCorruptedWarning, match="evaluated again"):
+        ev = uqkit.Runner(store=path).evaluate(model, params.sample(50, rng=5))
+    assert ev.n_new == 50 and ev.ok.all()
+    np.testing.assert_array_equal(ev.Y, model(params.sample(50, rng=5)))
+    again = uqkit.Runner(store=path).evaluate(model, params.sample(50, rng=5))
+    assert again.n_cached == 50
 
 
 SCHEMA_1 = """

@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     "EvaluationFailure": "uqkit._errors",
     "StoreError": "uqkit._errors",
     "StoreCorruptedError": "uqkit._errors",
+    "NotAStoreError": "uqkit._errors",
+    "StoreCorruptedWarning": "uqkit._errors",
     "StudyMismatchError": "uqkit._errors",
     "UQKitWarning": "uqkit._errors",
     # models

@@ -14,6 +14,8 @@ __all__ = [
     "EvaluationFailure",
     "StoreError",
     "StoreCorruptedError",
+    "NotAStoreError",
+    "StoreCorruptedWarning",
     "StudyMismatchError",
     "UQKitWarning",
 ]
@@ -102,7 +104,33 @@ class StoreError(RuntimeError):
 
 
 class StoreCorruptedError(StoreError):
-    """The store file is not a valid uqkit store; it is never overwritten."""
+    """The store file is not a valid uqkit store; it is never overwritten.
+
+    Attributes
+    ----------
+    keys : tuple of str
+        Hex cache keys of the stored rows that failed their checksum (empty when
+        the damage is not tied to rows, e.g. a broken file header).
+    """
+
+    def __init__(self, message: str, *, keys: Any = ()) -> None:
+        super().__init__(message)
+        self.keys = tuple(keys)
+
+    def __reduce__(self):
+        return (_rebuild_corrupted, (type(self), str(self), self.keys))
+
+
+def _rebuild_corrupted(cls, message, keys):
+    return cls(message, keys=keys)
+
+
+class NotAStoreError(StoreCorruptedError):
+    """The file is not a uqkit store (another file type, or another SQLite database)."""
+
+
+class StoreCorruptedWarning(UQKitWarning):
+    """Stored rows failed their checksum; they are evaluated again, never served."""
 
 
 class StudyMismatchError(InvalidParameterError):

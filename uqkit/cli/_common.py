@@ -25,6 +25,8 @@ def read_existing_store(path: Path, read: Callable[[Any], T]) -> T:
     Never creates a store. Raises :class:`CommandError` (exit 2 when there is no
     file, 1 when the store cannot be read: locked, corrupted, newer schema).
     """
+    import sqlite3
+
     from .._errors import StoreError
     from ..runner import Store
 
@@ -35,3 +37,6 @@ def read_existing_store(path: Path, read: Callable[[Any], T]) -> T:
             return read(store)
     except StoreError as exc:
         raise CommandError(str(exc), 1) from exc
+    except sqlite3.Error as exc:  # a direct query of the open store
+        raise CommandError(f"the store {path} cannot be read ({exc}); `uqkit store check "
+                           f"{path}` runs a full check", 1) from exc

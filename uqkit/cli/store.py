@@ -1,4 +1,4 @@
-"""``uqkit store info study.db``: progress, failures and what is cached in a store."""
+"""``uqkit store info|check|recover``: what a store holds, a full check, and recovery."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["register", "info_command"]
+__all__ = ["register", "info_command", "check_command", "recover_command"]
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,23 @@ def register(subparsers) -> None:
     i.add_argument("--failures", type=int, default=10, metavar="N",
                    help="show the last N failures (default 10)")
     i.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    i.add_argument("--check", action="store_true",
+                   help="run the full check (reads the whole file) instead of SQLite's quick one")
     i.set_defaults(func=info_command)
+    c = sub.add_parser("check", help="full integrity check (every block's checksum)",
+                       description="Run SQLite's integrity check and verify every stored "
+                                   "block against its checksum. Exit 0 when healthy, 1 if not.")
+    c.add_argument("store", help="the study store (.db)")
+    c.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    c.set_defaults(func=check_command)
+    r = sub.add_parser("recover", help="copy every verifiable row into a new store",
+                       description="Copy every completed row whose block passes its checksum, "
+                                   "with the models, studies, intact checkpoints and failures, "
+                                   "from a damaged store into a new one. Rerunning the study on "
+                                   "the new store evaluates the rest again.")
+    r.add_argument("src", help="the damaged store (read only, never modified)")
+    r.add_argument("dst", help="the new store to write (must not exist)")
+    r.set_defaults(func=recover_command)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -37,8 +53,13 @@ def info_command(args: argparse.Namespace) -> int:
             row = store.conn.execute("SELECT spec, created, updated FROM studies "
                                      "WHERE study_id=?", (sid,)).fetchone()
             studies[sid] = {"spec": json.loads(row[0]), "created": row[1], "updated": row[2]}
+        if args.check:
+            report = store.check()
+            integrity = "ok" if report["ok"] else _verdict(report)
+        else:
+            integrity = store.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         return (info, store.summary(), store.to_dataframe(failures=True), store.models(),
-                studies, store.integrity_check())
+                studies, integrity)
 
     path = Path(args.store)
     try:
@@ -59,7 +80,7 @@ def info_command(args: argparse.Namespace) -> int:
     w = print
     w(f"store       {info['path']}")
     w(f"size        {info['size_bytes'] / 2**20:.2f} MiB, schema {info['schema_version']}, "
-      f"integrity {integrity}")
+      f"integrity {integrity}{'' if args.check else ' (quick check; --check: full)'}")
     w(f"evaluations {info['evaluations']} stored, {info['failed_attempts']} failed attempts, "
       f"{info['running_claims']} running now")
     w("")
@@ -84,4 +105,70 @@ def info_command(args: argparse.Namespace) -> int:
         for _, f in fails.tail(args.failures).iterrows():
             msg = str(f["message"]).splitlines()[0][:100] if f["message"] else ""
             w(f"  {f['key'][:12]} {f['model']} attempt {f['attempt']} {f['kind']}: {msg}")
+    return 0
+
+
+def _verdict(report: dict) -> str:
+    parts = []
+    if report["integrity"] != "ok":
+        parts.append(f"SQLite: {report['integrity']}")
+    if report["damaged_blocks"]:
+        parts.append(f"{len(report['damaged_blocks'])} of {report['blocks']} blocks fail their "
+                     "checksum")
+    if report["damaged_entries"]:
+        parts.append(f"{report['damaged_entries']} of {report['index_entries']} index entries "
+                     "point at damaged or missing rows")
+    parts.extend(report["problems"])
+    return "; ".join(parts) or "ok"
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from .._errors import StoreError
+    from ..runner._store_recover import check_file
+    from ._common import CommandError, read_existing_store
+
+    path = Path(args.store)
+    try:
+        read_existing_store(path, lambda store: None)  # header, schema and quick check
+        opened = None
+    except CommandError as exc:
+        if exc.code == 2 or "not a uqkit store" in str(exc):
+            print(f"uqkit: {exc}", file=sys.stderr)
+            return exc.code
+        opened = str(exc)
+    try:
+        report = check_file(path)
+    except StoreError as exc:
+        print(f"uqkit: {exc}", file=sys.stderr)
+        return 1
+    if opened and report["ok"]:
+        report = {**report, "ok": False, "problems": [*report["problems"], opened]}
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"store       {path}")
+        print(f"blocks      {report['blocks']} ({len(report['damaged_blocks'])} damaged), "
+              f"index entries {report['index_entries']} ({report['damaged_entries']} damaged)")
+        print(f"integrity   {'ok' if report['ok'] else _verdict(report)}")
+        if not report["ok"]:
+            print(f"recovery    uqkit store recover {path} recovered.db  (copies every "
+                  "verifiable row; then run the study on recovered.db)")
+    return 0 if report["ok"] else 1
+
+
+def recover_command(args: argparse.Namespace) -> int:
+    from .._errors import StoreError
+    from ..runner._store_recover import recover_store
+
+    try:
+        got = recover_store(args.src, args.dst)
+    except StoreError as exc:
+        print(f"uqkit: {exc}", file=sys.stderr)
+        return 1
+    print(f"recovered   {got['rows']} rows and {got['checkpoints']} checkpoints into {args.dst}")
+    if got["damaged_blocks"]:
+        print(f"skipped     {got['damaged_blocks']} damaged blocks (their rows are evaluated "
+              "again when the study reruns)")
+    for p in got["problems"]:
+        print(f"problem     {p}")
     return 0

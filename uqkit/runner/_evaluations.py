@@ -3,11 +3,58 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Evaluations"]
+__all__ = ["Evaluations", "HexKeys"]
+
+
+class HexKeys(Sequence):
+    """The hex cache keys of a design's rows, a read-only sequence of str.
+
+    Built from the keys' bytes, or from the model id and the inputs, in which
+    case the keys (SHA-256 of each row) are computed when first used: a large
+    design does not hold 64-character strings for every row unless asked.
+    """
+
+    __slots__ = ("_keys", "_model_id", "_X")
+
+    def __init__(self, keys: Sequence[bytes] | None = None, *, model_id: str | None = None,
+                 X: np.ndarray | None = None) -> None:
+        self._keys = None if keys is None else tuple(map(bytes.hex, keys))
+        self._model_id = model_id
+        self._X = X
+
+    def _all(self) -> tuple[str, ...]:
+        if self._keys is None:
+            from ._keys import canonical_inputs, make_keys
+
+            self._keys = tuple(map(bytes.hex, make_keys(self._model_id,
+                                                        canonical_inputs(self._X))))
+            self._X = None
+        return self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys) if self._keys is not None else int(self._X.shape[0])
+
+    def __getitem__(self, i: Any):
+        return self._all()[i]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (HexKeys, tuple, list)):
+            return len(self) == len(other) and tuple(self._all()) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"HexKeys({len(self)} keys)"
 
 
 @dataclass(frozen=True)
@@ -27,8 +74,9 @@ class Evaluations:
         ``"ok"``, ``"nonfinite"``, ``"failed"`` or ``"invalid"`` (outside the support).
     errors : tuple
         Error text per row, ``None`` where the row succeeded.
-    keys : tuple of str or None
-        Hex cache keys per row (``None`` without a store).
+    keys : HexKeys or None
+        Hex cache keys per row, a sequence of str (``None`` without a store);
+        computed when first used for a design evaluated in streamed chunks.
     n_new : int
         Rows evaluated by the model in this call (the model calls made, row-wise).
     n_cached : int
@@ -46,7 +94,7 @@ class Evaluations:
     ok: np.ndarray
     status: np.ndarray
     errors: tuple
-    keys: tuple | None
+    keys: HexKeys | None
     n_new: int
     n_cached: int
     n_attempts: int

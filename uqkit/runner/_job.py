@@ -17,7 +17,8 @@ import numpy as np
 
 from .._errors import ModelEvaluationError
 from ..models._protocol import model_identity
-from ._evaluations import Evaluations
+from ._breaker import Breaker
+from ._evaluations import Evaluations, HexKeys
 from ._executors import TaskLost
 from ._keys import canonical_inputs, make_keys
 from ._rows import _all_distinct, _as_slice, _dedupe_rows, _is_range
@@ -79,7 +80,8 @@ def _sigterm_as_exit():
 class _Job:
     """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
 
-    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray) -> None:
+    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray, *,
+                 breaker: Breaker | None = None) -> None:
         self.runner = runner
         self.model = model
         self.store: Store | None = runner.store
@@ -122,9 +124,11 @@ class _Job:
         self.uerrors: list[str | None] = [None] * u
         self.uattempts = np.zeros(u, dtype=np.int64)
         self.prev_attempts = np.zeros(u, dtype=np.int64)
+        self.known_failed = np.zeros(u, dtype=bool)  # stored as failed by an earlier run
         self.new = np.zeros(u, dtype=bool)
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex}"
-        self.consecutive_failures = 0
+        self.breaker = breaker if breaker is not None else Breaker(
+            runner.max_consecutive_failures, runner.max_failure_rate)
         self.stop_error: ModelEvaluationError | None = None
         self.in_flight: dict[cf.Future, _Task] = {}
         self.bar = None
@@ -181,6 +185,7 @@ class _Job:
             else:
                 if hit is not None:
                     self.prev_attempts[u] = hit[2]
+                    self.known_failed[u] = hit[0] == "failed"
                 rest.append(u)
         return np.asarray(rest, dtype=np.intp)
 
@@ -190,6 +195,7 @@ class _Job:
                                X=self.X[self.uniq[todo]])
         mine = todo[got.owned]
         self.prev_attempts[mine] = got.attempts[got.owned]
+        self.known_failed[mine] = got.status[got.owned] == "failed"
         done = got.done
         cached = todo[done]
         self.uY[cached] = got.Y[done]
@@ -390,7 +396,7 @@ class _Job:
             self.ustatus[at] = "ok"
             if self.bar is not None:
                 self.bar.update(len(rows))
-            self.consecutive_failures = 0
+            self.breaker.ok(len(rows))
             return
         status = np.where(finite, "ok", "nonfinite")
         if self.store is not None:
@@ -400,14 +406,11 @@ class _Job:
         if self.bar is not None:
             self.bar.update(len(rows))
         if finite.all() or self.runner.allow_nonfinite:
-            self.consecutive_failures = 0
+            self.breaker.ok(len(rows))
             return
         bad = rows[~finite]
         for u in bad:
             self.uerrors[u] = "nonfinite: the model returned NaN or infinite outputs"
-        if finite.any():
-            self.consecutive_failures = 0
-        self.consecutive_failures += len(bad)
         if self.runner.on_failure == "raise" and self.stop_error is None:
             u = int(bad[0])
             self.stop_error = ModelEvaluationError(
@@ -416,7 +419,7 @@ class _Job:
                 "stored; pass on_failure='skip' or 'nan' to continue, or "
                 "allow_nonfinite=True to accept them.", row=int(self.uniq[u]),
                 inputs=self.row_inputs(u), kind="nonfinite")
-        self._check_breaker()
+        self._count(rows, bad)
 
     def _commit(self, rows, Y, status, duration, host, pid) -> None:
         quick = duration is not None and duration < GROUP_COMMIT_MODEL_SECONDS
@@ -492,7 +495,6 @@ class _Job:
             self.uerrors[u] = text
         if self.bar is not None:
             self.bar.update(len(rows))
-        self.consecutive_failures += len(rows)
         if runner.on_failure == "raise" and self.stop_error is None:
             u = int(rows[0])
             where = f" Traceback and details are in the failures table of {self.store.path}." \
@@ -507,17 +509,31 @@ class _Job:
                 msg + where, row=int(self.uniq[u]), inputs=self.row_inputs(u), kind=kind,
                 details={"error_type": etype, "message": message, "traceback": tb,
                          **(details or {})})
-        self._check_breaker()
+        self._count(rows, rows)
 
-    def _check_breaker(self) -> None:
-        k = self.runner.max_consecutive_failures
-        if self.consecutive_failures >= k and self.stop_error is None:
-            last = next((e for e in reversed(self.uerrors) if e), "")
-            self.stop_error = ModelEvaluationError(
-                f"Circuit breaker: {self.consecutive_failures} consecutive evaluations of model "
-                f"{self.name!r} failed (max_consecutive_failures={k}); stopping the study. "
-                f"Last error: {last}. Completed results are stored; fix the model and rerun.",
-                kind="circuit_breaker")
+    def _count(self, rows: np.ndarray, failed: np.ndarray) -> None:
+        """Count one model call of ``rows`` with the ``failed`` ones in the breaker.
+
+        Rows that were stored as failed before (a rerun retrying them) and failed
+        again are left out: they are no new evidence against the model.
+        """
+        known = self.known_failed[failed]
+        n_rows, n_failed = len(rows), len(failed)
+        if known.any():
+            n_known = int(known.sum())
+            n_rows, n_failed = n_rows - n_known, n_failed - n_known
+        why = self.breaker.record(n_rows, n_failed)
+        if why is None or self.stop_error is not None:
+            return
+        runner = self.runner
+        last = self.uerrors[int(failed[-1])] if len(failed) else ""
+        self.stop_error = ModelEvaluationError(
+            f"Circuit breaker: {why} of model {self.name!r} failed "
+            f"(max_consecutive_failures={runner.max_consecutive_failures}, "
+            f"max_failure_rate={runner.max_failure_rate:g}); stopping the study. "
+            f"Last error: {last}. Completed results are stored; fix the model and rerun "
+            "(the Runner's circuit-breaker rule is in its docstring).",
+            kind="circuit_breaker")
 
     def _abort(self) -> None:
         """Interrupted (Ctrl-C, SIGTERM, error): cancel queued work, mark in-flight rows."""
@@ -561,7 +577,7 @@ class _Job:
         if self.runner.allow_nonfinite:
             ok |= status == "nonfinite"
         n_new = int(self.new.sum())
-        keys = tuple(map(bytes.hex, self.keys)) if self.store is not None else None
+        keys = HexKeys(self.keys) if self.store is not None else None
         return Evaluations(
             X=self.X, Y=Y, ok=ok, status=status, errors=tuple(errors), keys=keys,
             n_new=n_new, n_cached=int(valid.sum()) - n_new, n_attempts=int(self.uattempts.sum()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from ._evaluations import Evaluations
 from ._executors import make_backend
 from ._job import _FAST_MAX_ROWS, _fast_evaluate, _Job
 from ._store import Store
+from ._stream import STREAM_ROWS, evaluate_streamed
 
 __all__ = ["Runner", "evaluate"]
 
@@ -52,13 +53,33 @@ class Runner:
         tqdm progress bar (notebook-aware); ``"auto"`` shows it only when the
         work takes more than two seconds.
     max_consecutive_failures : int
-        Circuit breaker: stop after this many consecutive failed evaluations
-        whatever the policy (default 10).
+        Circuit breaker: stop after this many consecutive failed evaluations,
+        whatever the policy (default 10). See Notes for what counts.
+    max_failure_rate : float in (0, 1]
+        Circuit breaker: also stop when this fraction of the recently
+        evaluated rows failed (default 0.8; 1.0 stops only when every row of
+        the window failed). See Notes.
     allow_nonfinite : bool
         Count NaN or infinite outputs as valid (default: they are recorded as
         ``nonfinite``, kept raw, and excluded from ``ok``).
     retry_backoff : float
         Base delay in seconds between retries.
+
+    Notes
+    -----
+    The circuit breaker counts evaluations in the order their results arrive.
+    An evaluation is one model call: one row of a scalar model, or one batch
+    of a vectorized model, which counts as failed when at least 90 % of its
+    rows failed (a failed batch split to isolate its failing rows counts
+    through its parts). It trips after ``max_consecutive_failures``
+    consecutive failed evaluations, or when at least ``max_failure_rate`` of
+    the rows of the most recent evaluations failed, measured once they cover
+    ``max(100, 10 * max_consecutive_failures)`` rows. So a model failing on
+    10 % of a design runs through, and a model failing everywhere stops after
+    10 calls. Rows a store already holds as failed are retried by a rerun; if
+    they fail again they are reported as before but not counted, since they
+    are no new evidence against the model. The breaker is per
+    :meth:`evaluate` call.
 
     Examples
     --------
@@ -72,7 +93,7 @@ class Runner:
     def __init__(self, executor: Any = None, store: Any = None, *, on_failure: str = "raise",
                  retries: int = 0, batch_size: int | None = None, progress: Any = "auto",
                  max_consecutive_failures: int = 10, allow_nonfinite: bool = False,
-                 retry_backoff: float = 0.05) -> None:
+                 retry_backoff: float = 0.05, max_failure_rate: float = 0.8) -> None:
         self.on_failure = check_choice("Runner", "on_failure", on_failure, _POLICIES)
         self.retries = check_int("Runner", "retries", retries, minimum=0)
         self.batch_size = None if batch_size is None else check_int(
@@ -82,6 +103,11 @@ class Runner:
         self.progress = progress
         self.max_consecutive_failures = check_int("Runner", "max_consecutive_failures",
                                                   max_consecutive_failures, minimum=1)
+        rate = check_real("Runner", "max_failure_rate", max_failure_rate)
+        if not 0.0 < rate <= 1.0:
+            fail("Runner", "max_failure_rate", "a fraction in (0, 1]", max_failure_rate,
+                 "Pass 1.0 to stop only when every recent row failed.")
+        self.max_failure_rate = rate
         self.allow_nonfinite = bool(allow_nonfinite)
         self.retry_backoff = check_real("Runner", "retry_backoff", retry_backoff,
                                         nonnegative=True)
@@ -159,6 +185,17 @@ class Runner:
         ModelEvaluationError
             Under ``on_failure="raise"``, naming the row, its inputs and the
             cause; or when the circuit breaker trips.
+        StoreError
+            The store cannot be used: damaged (:class:`uqkit.StoreCorruptedError`),
+            locked for longer than its timeout, on a full disk, or read-only
+            while rows of ``X`` are not stored yet.
+
+        Notes
+        -----
+        With a store, a design of more than 32,768 rows is looked up, evaluated
+        and written chunk by chunk (same results), so the driver's memory grows
+        by about 100 bytes a row rather than with every key and status string;
+        :meth:`evaluate_batches` also streams the design itself.
         """
         if model is not self._checked_model:  # the protocol check costs ~10 us a call
             check_model(model, "Runner.evaluate")
@@ -174,8 +211,38 @@ class Runner:
         invalid = np.zeros(n, dtype=bool)
         if parameters is not None:
             invalid = _outside_support(model, parameters, X, on_invalid)
+        if self.store is not None and n > STREAM_ROWS:
+            return evaluate_streamed(self, model, X, invalid)
         job = _Job(self, model, X, invalid)
         return job.run()
+
+
+    def evaluate_batches(self, model: Any, batches: Iterable[Any], *, parameters: Any = None,
+                         on_invalid: str = "raise") -> Iterator[Evaluations]:
+        """Evaluate a design given batch by batch; yield one :class:`Evaluations` per batch.
+
+        For designs too large to hold in memory (tens of millions of rows): the
+        driver holds one batch at a time, and with a store every result is
+        committed as it arrives, so a rerun serves the finished batches.
+        ``uqkit.Runner.evaluate`` on an array already streams its lookups and
+        writes in chunks of 32,768 rows; this also streams the design itself.
+
+        Parameters
+        ----------
+        model : Model
+        batches : iterable of array-like (n_i, n_inputs)
+            E.g. a generator drawing ``params.sample(2**16, rng=...)`` chunks.
+        parameters, on_invalid
+            As in :meth:`evaluate`.
+
+        Yields
+        ------
+        Evaluations
+            The results of each batch, in order. The circuit breaker and the
+            failure policy apply per batch.
+        """
+        for X in batches:
+            yield self.evaluate(model, X, parameters=parameters, on_invalid=on_invalid)
 
 
 def make_backend_check(executor: Any) -> None:

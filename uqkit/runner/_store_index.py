@@ -26,7 +26,7 @@ import numpy as np
 
 from .._errors import StoreCorruptedError
 from . import _keys
-from ._store_schema import BLOCK_BYTES, DONE_CODES
+from ._store_schema import BLOCK_BYTES, DONE_CODES, block_crc
 
 __all__ = ["Found", "write_rows", "locate", "gather", "block_rows", "block_refs", "prefix_bytes",
            "requeue", "lost_attempts", "void_lost"]
@@ -119,19 +119,21 @@ def _index_hits(conn: sqlite3.Connection, prefix: np.ndarray) -> Found:
 
 
 def locate(conn: sqlite3.Connection, keys: np.ndarray, *, model_ref: int | None = None,
-           X: np.ndarray | None = None) -> Found:
+           X: np.ndarray | None = None, damaged: list[int] | None = None) -> Found:
     """Find the stored evaluations of ``keys`` ((n, 32) uint8).
 
     With ``model_ref`` and the inputs ``X`` of the keys, a hit is verified by
     comparing the stored model and inputs (exact); otherwise by recomputing the
-    stored rows' keys. Unverified hits are looked up in ``collisions``.
+    stored rows' keys. Unverified hits are looked up in ``collisions``. Hits in
+    a block that fails its checksum are misses; their positions in ``keys`` are
+    appended to ``damaged`` (see :func:`gather`).
     """
     n = len(keys)
     if n == 0:
         return Found.of([])
     found = _index_hits(conn, _keys.key_prefixes(keys))
     if len(found):
-        same = _verify(conn, found, keys, model_ref, X)
+        same = _verify(conn, found, keys, model_ref, X, damaged)
         if same.all():
             return found
         missed, found = found.index[~same], found.take(same)
@@ -150,16 +152,34 @@ def locate(conn: sqlite3.Connection, keys: np.ndarray, *, model_ref: int | None 
             + _in(len(part)), part)]
     if not extra:
         return found
-    merged = found.concat(Found.of(extra))
+    more = Found.of(extra)
+    hurt: list[int] = []
+    gather(conn, more, None, 0, damaged=hurt)  # checksums only
+    if hurt:
+        if damaged is not None:
+            damaged.extend(hurt)
+        more = more.take(~np.isin(more.index, hurt))
+    merged = found.concat(more)
     return merged.take(np.argsort(merged.index, kind="stable"))
 
 
 def _verify(conn: sqlite3.Connection, found: Found, keys: np.ndarray, model_ref: int | None,
-            X: np.ndarray | None) -> np.ndarray:
-    """Which hits hold exactly the queried key (same model, same canonical inputs)."""
+            X: np.ndarray | None, damaged: list[int] | None) -> np.ndarray:
+    """Which hits hold exactly the queried key (same model, same canonical inputs) in an
+    intact block (the others' query positions are appended to ``damaged``)."""
+    hurt: list[int] = []
+    same = _same_key(conn, found, keys, model_ref, X, hurt)
+    if hurt:
+        same &= ~np.isin(found.index, hurt)
+        if damaged is not None:
+            damaged.extend(hurt)
+    return same
+
+
+def _same_key(conn, found, keys, model_ref, X, hurt) -> np.ndarray:
     if model_ref is not None and X is not None:
         X = np.asarray(X, dtype=float).reshape(len(keys), -1)
-        stored, refs = gather(conn, found, "x", X.shape[1], with_refs=True)
+        stored, refs = gather(conn, found, "x", X.shape[1], with_refs=True, damaged=hurt)
         # float equality is bit equality of canonical inputs (-0.0 == 0.0, no NaN inputs)
         return (refs == model_ref) & np.all(stored == X[found.index], axis=1)
     same = np.zeros(len(found), dtype=bool)
@@ -173,7 +193,7 @@ def _verify(conn: sqlite3.Connection, found: Found, keys: np.ndarray, model_ref:
         n_in = len(json.loads(conn.execute("SELECT inputs FROM models WHERE ref=?",
                                            (ref,)).fetchone()[0]))
         part = found.take(sel)
-        stored = gather(conn, part, "x", n_in)
+        stored = gather(conn, part, "x", n_in, damaged=hurt)
         again = _keys.key_array(_keys.make_keys(mid, stored))
         same[sel] = np.all(again == keys[part.index], axis=1)
     return same
@@ -189,44 +209,79 @@ def block_refs(conn: sqlite3.Connection, blocks: np.ndarray) -> np.ndarray:
     return np.array([got.get(b, -1) for b in blocks.tolist()], dtype=np.int64)
 
 
-def gather(conn: sqlite3.Connection, found: Found, column: str, width: int, *,
-           with_refs: bool = False):
+def gather(conn: sqlite3.Connection, found: Found, column: str | None, width: int, *,
+           with_refs: bool = False, damaged: list[int] | None = None, need: bool = False):
     """Rows of ``column`` (``"x"`` or ``"y"``) at the found places: ``(h, width)``
     float64, NaN rows where a block has no outputs. With ``with_refs``, also each
-    row's model reference."""
+    row's model reference. ``column`` None only verifies the blocks.
+
+    Every block read is verified against its checksum (and its shape). The rows
+    of a damaged or missing block, and with ``need`` the rows of a block without
+    ``column``, are left NaN with reference -1 and their ``found.index`` values
+    are appended to ``damaged``; when ``damaged`` is None they raise
+    :class:`~uqkit.StoreCorruptedError` instead.
+    """
     h = len(found)
     out = np.full((h, width), np.nan)
     refs = np.full(h, -1, dtype=np.int64)
+    bad: list[np.ndarray] = []
     if h:
         order = np.argsort(found.block, kind="stable")
         blocks = found.block[order]
         starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
         ends = np.r_[starts[1:], h]
         ids = blocks[starts].tolist()
-        size = "n_in" if column == "x" else "n_out"
         got: dict[int, tuple] = {}
         for s in range(0, len(ids), _IN_CHUNK):
             part = ids[s:s + _IN_CHUNK]
             got.update((r[0], r[1:]) for r in conn.execute(
-                f"SELECT id, model_ref, n, {size}, {column} FROM blocks WHERE id IN "
+                "SELECT id, model_ref, n, n_in, n_out, x, y, crc FROM blocks WHERE id IN "
                 + _in(len(part)), part))
         for b, a, e in zip(ids, starts.tolist(), ends.tolist()):
-            rec = got.get(b)
-            if rec is None:
-                raise StoreCorruptedError(f"the key index points at a missing block {b}")
-            ref, n, w, blob = rec
             rows = order[a:e]
+            rec = got.get(b)
+            if rec is None or not _intact(rec):
+                bad.append(rows)
+                continue
+            ref, n, n_in, n_out, x, y, _ = rec
             pos = found.pos[rows]
-            refs[rows] = ref
             if pos.min() < 0 or pos.max() >= n:
-                raise StoreCorruptedError(f"the key index points past the end of block {b}")
+                bad.append(rows)
+                continue
+            if column is None:
+                continue
+            blob, w = (x, n_in) if column == "x" else (y, n_out)
             if blob is None:
+                if need:
+                    bad.append(rows)
+                else:
+                    refs[rows] = ref
                 continue  # rows without outputs (failed, interrupted)
-            if not isinstance(blob, bytes) or len(blob) != 8 * n * w or w != width:
-                raise StoreCorruptedError(
-                    f"block {b} does not hold {n} rows of {width} float64 {column} values")
+            if w != width:
+                bad.append(rows)
+                continue
+            refs[rows] = ref
             out[rows] = np.frombuffer(blob, dtype="<f8").reshape(n, w)[pos]
+    if bad:
+        rows = np.concatenate(bad)
+        if damaged is None:
+            raise StoreCorruptedError(
+                f"{len(rows)} stored rows are damaged (blocks "
+                f"{sorted(set(found.block[rows].tolist()))[:10]} fail their checksum or "
+                "are missing)")
+        damaged.extend(found.index[rows].tolist())
     return (out, refs) if with_refs else out
+
+
+def _intact(rec: tuple) -> bool:
+    """Does a block row ``(model_ref, n, n_in, n_out, x, y, crc)`` match its checksum?"""
+    ref, n, n_in, n_out, x, y, crc = rec
+    if not (isinstance(x, bytes) and (y is None or isinstance(y, bytes))
+            and all(type(v) is int for v in (ref, n, n_in, n_out, crc))):
+        return False
+    if len(x) != 8 * n * n_in or (y is not None and len(y) != 8 * n * n_out):
+        return False
+    return block_crc(ref, n, n_in, n_out, x, y) == crc
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -278,13 +333,18 @@ def write_rows(conn: sqlite3.Connection, *, model_ref: int, keys: np.ndarray, X:
     ys = None if Y is None else np.ascontiguousarray(Y, dtype="<f8")
     per = block_rows(n_in, n_out)
     first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM blocks").fetchone()[0]
+
+    def blocks():
+        for j in range(-(-n // per)):
+            size = min(per, n - j * per)
+            x = xs[j * per:(j + 1) * per].tobytes()
+            y = None if ys is None else ys[j * per:(j + 1) * per].tobytes()
+            yield (first + j, model_ref, size, n_in, n_out, x, y, duration, host, pid, updated,
+                   error, block_crc(model_ref, size, n_in, n_out, x, y))
+
     conn.executemany(
         "INSERT INTO blocks(id, model_ref, n, n_in, n_out, x, y, duration, host, pid, "
-        "updated, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        ((first + j, model_ref, min(per, n - j * per), n_in, n_out,
-          xs[j * per:(j + 1) * per].tobytes(),
-          None if ys is None else ys[j * per:(j + 1) * per].tobytes(),
-          duration, host, pid, updated, error) for j in range(-(-n // per))))
+        "updated, error, crc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", blocks())
     before = conn.total_changes
     if n <= _BULK:
         positions = np.arange(n)
@@ -323,12 +383,13 @@ def _write_one_block(conn: sqlite3.Connection, model_ref: int, keys: np.ndarray,
         keys, X, prefix = keys[order], X[order], prefix[order]
         Y = None if Y is None else np.asarray(Y, dtype="<f8")[order]
         plist, st, at = prefix.tolist(), [st[i] for i in order], [at[i] for i in order]
+    n_in, n_out = X.shape[1], 0 if Y is None else np.shape(Y)[1]
+    x = np.ascontiguousarray(X, dtype="<f8").tobytes()
+    y = None if Y is None else np.ascontiguousarray(Y, dtype="<f8").tobytes()
     block = conn.execute(
         "INSERT INTO blocks(model_ref, n, n_in, n_out, x, y, duration, host, pid, updated, "
-        "error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (model_ref, n, X.shape[1], 0 if Y is None else np.shape(Y)[1],
-         np.ascontiguousarray(X, dtype="<f8").tobytes(),
-         None if Y is None else np.ascontiguousarray(Y, dtype="<f8").tobytes(), *meta)
+        "error, crc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (model_ref, n, n_in, n_out, x, y, *meta, block_crc(model_ref, n, n_in, n_out, x, y))
     ).lastrowid
     before = conn.total_changes
     # attempts lost with a dead process (``lost``) are added in the same statement; the
@@ -360,8 +421,14 @@ def _resolve_conflicts(conn: sqlite3.Connection, model_ref: int, first: int, per
     if not rows:
         return
     occ = Found.of([(r[0], r[1], r[2], r[3], 0) for r in rows])
-    stored, refs = gather(conn, occ, "x", X.shape[1], with_refs=True)
+    hurt: list[int] = []
+    stored, refs = gather(conn, occ, "x", X.shape[1], with_refs=True, damaged=hurt)
     same = (refs == model_ref) & np.all(stored == X[occ.index], axis=1)
+    if hurt:
+        # an occupant in a damaged block is superseded by the row written now
+        lost = np.isin(occ.index, hurt)
+        same |= lost
+        occ.status[lost] = 2
     for p, old_status, is_same in zip(occ.index.tolist(), occ.status.tolist(), same.tolist()):
         block, pos = first + p // per, p % per
         if is_same:

@@ -16,7 +16,7 @@ from ._keys import make_keys
 from ._store_index import Found, gather
 from ._store_schema import STATUS
 
-__all__ = ["evaluations_frame", "failures_frame", "summary_frame", "LOST_COUNT"]
+__all__ = ["evaluations_frame", "failures_frame", "summary_frame", "full_check", "LOST_COUNT"]
 
 _COLUMNS = ["key", "model", "status", "attempts", "duration", "host", "error"]
 #: ledger rows still in force (a row whose key has been stored since is void)
@@ -67,9 +67,14 @@ def evaluations_frame(store: Any, models: list[dict[str, Any]]):
         rows = entries.take(sel)
         rows.index = np.arange(len(rows.index))
         n_in, n_out = len(m["inputs"]), len(m["outputs"])
-        X = gather(conn, rows, "x", n_in)
-        Y = gather(conn, rows, "y", n_out)
+        damaged: list[int] = []
+        X = gather(conn, rows, "x", n_in, damaged=damaged)
+        Y = gather(conn, rows, "y", n_out, damaged=damaged)
         w = where[sel]
+        if damaged:  # left out, reported by the store (warning or error per its policy)
+            store._damaged((), blocks=set(rows.block[np.unique(damaged)].tolist()))
+            keep = ~np.isin(rows.index, damaged)
+            rows, X, Y, w = rows.take(keep), X[keep], Y[keep], w[keep]
         df = pd.DataFrame({
             "key": _hex_keys(m["id"], X), "model": m["name"],
             "status": np.array(STATUS)[rows.status] if len(rows.status) else [],
@@ -138,3 +143,10 @@ def summary_frame(store: Any, models: list[dict[str, Any]]):
         *cols, "total", "failed_attempts"])
     df.index.name = "model"
     return df
+
+
+def full_check(store: Any) -> dict[str, Any]:
+    """See :meth:`uqkit.Store.check` (also used on a raw connection by ``store check``)."""
+    from ._store_recover import check_connection
+
+    return check_connection(store.conn)

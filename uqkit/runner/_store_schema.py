@@ -1,13 +1,15 @@
-"""The store's SQLite schema (version 2) and the migration from version 1.
+"""The store's SQLite schema (version 3) and the migrations from versions 1 and 2.
 
-Layout (schema 2)
+Layout (schema 3)
 -----------------
 ``blocks``
     The data, written once: up to ``BLOCK_BYTES`` of consecutive rows of one
     commit, as contiguous little-endian float64 blobs ``x`` (``n_in`` values a
     row) and ``y`` (``n_out`` a row; NULL when the rows have no outputs), plus
     the commit's duration, host, pid, time and error text. One blob write per
-    block instead of two small blobs and a 32-byte key per row.
+    block instead of two small blobs and a 32-byte key per row. ``crc`` is a
+    CRC-32 over the block's model, shape, ``x`` and ``y`` (:func:`block_crc`),
+    verified whenever the block is read: a damaged block is never served.
 ``keyindex``
     One row per evaluation: ``k`` = the first 8 bytes of its SHA-256 key as a
     signed 64-bit integer (the rowid: a compact B-tree, far cheaper to insert
@@ -37,14 +39,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "STATUS", "DONE_CODES", "BLOCK_BYTES", "create_schema",
-           "migrate"]
+           "migrate", "block_crc"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: status names by code; codes below 2 are completed results (served from the cache)
 STATUS = ("ok", "nonfinite", "failed", "interrupted")
@@ -64,7 +68,7 @@ CREATE TABLE IF NOT EXISTS models(
 CREATE TABLE IF NOT EXISTS blocks(
     id INTEGER PRIMARY KEY, model_ref INTEGER NOT NULL, n INTEGER NOT NULL,
     n_in INTEGER NOT NULL, n_out INTEGER NOT NULL, x BLOB NOT NULL, y BLOB,
-    duration REAL, host TEXT, pid INTEGER, updated REAL NOT NULL, error TEXT);
+    duration REAL, host TEXT, pid INTEGER, updated REAL NOT NULL, error TEXT, crc INTEGER);
 CREATE TABLE IF NOT EXISTS keyindex(
     k INTEGER PRIMARY KEY, block INTEGER NOT NULL, pos INTEGER NOT NULL,
     status INTEGER NOT NULL, attempts INTEGER NOT NULL);
@@ -104,6 +108,15 @@ CREATE VIEW IF NOT EXISTS evaluations AS
 """
 
 
+_HEAD = struct.Struct("<qqqqb")
+
+
+def block_crc(model_ref: int, n: int, n_in: int, n_out: int, x: bytes, y: bytes | None) -> int:
+    """CRC-32 of a block's model, shape and data (``y`` None: a block without outputs)."""
+    head = _HEAD.pack(model_ref, n, n_in, n_out, y is None)
+    return zlib.crc32(y or b"", zlib.crc32(x, zlib.crc32(head)))
+
+
 def _statements(script: str) -> list[str]:
     # the view's body holds no ';', so splitting on it is safe
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -127,8 +140,25 @@ def migrate(conn: sqlite3.Connection, version: int, write_rows: Any) -> None:
     """
     if version == 1:
         _migrate_v1(conn, write_rows)
+    if version == 2:
+        conn.execute("ALTER TABLE blocks ADD COLUMN crc INTEGER")
+    _add_checksums(conn)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                  (str(SCHEMA_VERSION),))
+
+
+def _add_checksums(conn: sqlite3.Connection) -> None:
+    """Checksum every block written without one (streamed, by ranges of block ids)."""
+    last = 0
+    while True:
+        rows = conn.execute("SELECT id, model_ref, n, n_in, n_out, x, y FROM blocks "
+                            "WHERE id > ? AND crc IS NULL ORDER BY id LIMIT 256",
+                            (last,)).fetchall()
+        if not rows:
+            return
+        conn.executemany("UPDATE blocks SET crc=? WHERE id=?",
+                         [(block_crc(*r[1:]), r[0]) for r in rows])
+        last = rows[-1][0]
 
 
 def _migrate_v1(conn: sqlite3.Connection, write_rows: Any) -> None:
