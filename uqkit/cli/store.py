@@ -38,16 +38,22 @@ def info_command(args: argparse.Namespace) -> int:
                                      "WHERE study_id=?", (sid,)).fetchone()
             studies[sid] = {"spec": json.loads(row[0]), "created": row[1], "updated": row[2]}
         return (info, store.summary(), store.to_dataframe(failures=True), store.models(),
-                studies, store.integrity_check())
+                studies, store.integrity_check(), _slurm.stored_jobs(store))
+
+    from ..runner import _slurm
 
     path = Path(args.store)
     try:
-        info, summary, fails, models, studies, integrity = read_existing_store(path, read)
+        info, summary, fails, models, studies, integrity, jobs = read_existing_store(path, read)
     except CommandError as exc:
         print(f"uqkit: {exc}", file=sys.stderr)
         return exc.code
+    tag = _slurm.job_tag(path)
+    in_flight = _slurm.jobs_in_flight(tag) if len(jobs) or _slurm.slurm_status() is None \
+        else None
     if args.json:
-        out = {**info, "integrity": integrity,
+        out = {**info, "integrity": integrity, "slurm_jobs_in_flight": in_flight,
+               "slurm_results": int(len(jobs)),
                "models": [{k: m[k] for k in ("id", "name", "version", "inputs", "outputs")}
                           for m in models],
                "by_status": json.loads(summary.to_json(orient="index")),
@@ -62,6 +68,13 @@ def info_command(args: argparse.Namespace) -> int:
       f"integrity {integrity}")
     w(f"evaluations {info['evaluations']} stored, {info['failed_attempts']} failed attempts, "
       f"{info['running_claims']} running now")
+    if in_flight is not None:
+        w(f"slurm jobs  {len(in_flight)} in flight ({tag})")
+        for j in in_flight:
+            w(f"  {j['job_id']} {j['state']} on {j['node'] or '-'}, {j['elapsed']} of "
+              f"{j['walltime']}")
+        if len(jobs):
+            w(f"            {len(jobs)} results from {jobs.job_id.nunique()} SLURM jobs")
     w("")
     w("cached evaluations by model and status:")
     with pd.option_context("display.width", 120, "display.max_columns", 20):
