@@ -30,8 +30,9 @@ from typing import Any
 
 from .._errors import InvalidParameterError
 
-__all__ = ["HPC_EXTRA", "require_hpc", "slurm_status", "SubmititExecutor", "run_in_job",
-           "job_meta", "job_state", "parse_walltime", "check_request", "partitions"]
+__all__ = ["slurm_executor", "SubmititExecutor", "HPC_EXTRA", "require_hpc", "slurm_status",
+           "run_in_job", "job_meta", "job_state", "parse_walltime", "check_request",
+           "partitions", "put_jobs", "stored_jobs", "job_tag", "jobs_in_flight"]
 
 HPC_EXTRA = "pip install 'uqkit[hpc]'"
 
