@@ -25,7 +25,7 @@ import pytest
 
 import uqkit
 from uqkit import parsers
-from uqkit.runner._slurm import slurm_executor, stored_jobs
+from uqkit.runner._slurm import job_tag, slurm_executor, stored_jobs
 
 pytestmark = pytest.mark.slurm
 # the test models travel to SLURM jobs by value (tests/ is not on the jobs' path)
@@ -110,7 +110,7 @@ def _calls(log: Path) -> list[tuple[float, str]]:
 def walltime_run(slurm, tmp_path_factory):
     """One run of 150 s in a SLURM job of walltime 1 minute (submitit), started now."""
     tmp = tmp_path_factory.mktemp("walltime")
-    name = _names()
+    name = job_tag(tmp / "w.db")  # named after its store, as `uqkit run` does
     ex = slurm_executor(backend="submitit", walltime=1, memory="200MB", max_jobs=1,
                         job_name=name, folder=tmp / "logs")
     out: dict = {"db": tmp / "w.db"}
@@ -201,6 +201,21 @@ class TestDaskOnSlurm:
             assert details["slurm"]["state"] in ("CANCELLED", "COMPLETING", "RUNNING")
         # the runs after the kill ran in another job
         assert {j for _, j in calls[killed["calls"]:]} - set(killed["jobs"])
+
+
+def test_store_info_lists_the_jobs_in_flight(walltime_run, capsys):
+    """While the walltime run's job is running (it holds its claim), store info shows it."""
+    from uqkit.cli import main
+
+    db = walltime_run["db"]
+    assert _wait(lambda: db.exists() and "RUNNING" in subprocess.run(
+        ["squeue", "-h", "--name", job_tag(db), "-o", "%T"], capture_output=True,
+        text=True).stdout, 30)
+    capsys.readouterr()
+    assert main(["store", "info", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert f"slurm jobs  1 in flight ({job_tag(db)})" in text
+    assert "RUNNING on " in text and "of 1:00" in text
 
 
 DRIVER = """\
@@ -328,8 +343,6 @@ def test_study_file_runs_on_slurm(slurm, walltime_run, tmp_path, monkeypatch, ca
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
     study = tmp_path / "study.toml"
     study.write_text(_study_text())
-    from uqkit.runner._slurm import job_tag
-
     name = job_tag(tmp_path / "toy.db")
     try:
         assert main(["run", str(study), "--quiet"]) == 0

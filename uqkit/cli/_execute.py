@@ -378,7 +378,8 @@ def slurm_study_executor(study: Study, store: Path) -> Any:
         raise study.error(("runner", "backend"), str(exc)) from None
     problems = _slurm.check_request(partition=s["partition"], walltime=s["walltime"],
                                     cores=s["cores"],
-                                    memory_mb=_slurm._memory_mb(s["memory"]))
+                                    memory_mb=_slurm._memory_mb(s["memory"]),
+                                    account=s["account"])
     if problems:
         name, message = problems[0]
         raise study.error(("runner", name), message)

@@ -179,10 +179,11 @@ def parse_walltime(value: Any, arg: str = "walltime") -> int:
 
 
 def check_request(*, partition: str | None, walltime: Any, cores: int, memory_mb: int | None,
-                  ) -> list[tuple[str, str]]:
+                  account: str | None = None) -> list[tuple[str, str]]:
     """Problems of a SLURM request, as ``(key, message)``, checked against ``sinfo``:
     an unknown or down partition, a walltime too short to start a job or above the
-    partition's limit, more cores or memory than any node has. Empty when fine."""
+    partition's limit, more cores or memory than any node has; then by ``sbatch
+    --test-only`` (an account or QOS the controller refuses). Empty when fine."""
     problems: list[tuple[str, str]] = []
     minutes = parse_walltime(walltime)
     if minutes < 1:
@@ -213,7 +214,34 @@ def check_request(*, partition: str | None, walltime: Any, cores: int, memory_mb
     if memory_mb is not None and p["memory_mb"] and memory_mb > p["memory_mb"]:
         problems.append(("memory", f"of {memory_mb} MB exceeds the {p['memory_mb']} MB of the "
                          f"largest node of partition {partition!r}: the job would never start"))
+    if not problems:
+        problems.extend(_test_only(partition, minutes, cores, memory_mb, account))
     return problems
+
+
+def _test_only(partition: str, minutes: int, cores: int, memory_mb: int | None,
+               account: str | None) -> list[tuple[str, str]]:
+    """Ask the controller whether it would accept the job (``sbatch --test-only``)."""
+    if shutil.which("sbatch") is None:
+        return []
+    args = ["sbatch", "--test-only", f"--partition={partition}", f"--time={minutes}",
+            f"--cpus-per-task={cores}", "--output=/dev/null", "--wrap=true"]
+    if memory_mb is not None:
+        args.append(f"--mem={memory_mb}M")
+    if account:
+        args.append(f"--account={account}")
+    try:
+        out = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if out.returncode == 0:
+        return []
+    msg = (out.stderr.strip().splitlines() or ["sbatch --test-only refused the job"])[-1]
+    low = msg.lower()
+    key = next((k for w, k in (("account", "account"), ("qos", "account"),
+                                ("memory", "memory"), ("partition", "partition"),
+                                ("time", "walltime")) if w in low), "partition")
+    return [(key, f"is refused by SLURM (sbatch --test-only: {msg})")]
 
 
 # -- one SLURM job per run ----------------------------------------------------------------------
@@ -493,8 +521,7 @@ def slurm_executor(*, backend: str = "dask", partition: str | None = None,
             raise RuntimeError(f"slurm_executor: {reason}. Run on a SLURM login node, or use "
                                "a local executor (executor='processes').")
         problems = check_request(partition=partition, walltime=walltime, cores=cores,
-                                 memory_mb=_memory_mb(memory) if backend == "dask" or
-                                 memory is not None else None)
+                                 memory_mb=_memory_mb(memory), account=account)
         if problems:
             key, msg = problems[0]
             raise InvalidParameterError(f"The {key!r} parameter of {func} {msg}.")
@@ -527,7 +554,7 @@ def slurm_executor(*, backend: str = "dask", partition: str | None = None,
     cluster = dask_jobqueue.SLURMCluster(
         queue=partition, account=account, cores=cores, processes=1, memory=memory,
         walltime=_hhmmss(minutes), job_name=job_name, log_directory=folder,
-        scheduler_options={"dashboard_address": None})
+        scheduler_options={"dashboard_address": "127.0.0.1:0"})
     # the runner keeps about two runs per worker queued, so adapt() sees little pending
     # work: a short target duration lets it scale up to max_jobs on that
     cluster.adapt(minimum_jobs=min_jobs, maximum_jobs=max_jobs, target_duration="1s",
