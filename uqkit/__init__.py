@@ -51,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "uqkit.runner",
     "Store": "uqkit.runner",
     "slurm_executor": "uqkit.runner._slurm",
-    "SubmititExecutor": "uqkit.runner._slurm",
+    "SubmititExecutor": "uqkit.runner._submitit",
     # sensitivity
     "sobol": "uqkit.sensitivity",
     "SobolResult": "uqkit.sensitivity",
