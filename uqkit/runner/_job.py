@@ -355,8 +355,9 @@ class _Job:
                 self._handle(task, res, queue)
 
     def _record_lost(self, task: _Task, exc: TaskLost) -> None:
-        """A lost run (its worker or batch job went away) is re-queued: keep a trace."""
-        if self.store is None:
+        """A run lost with its batch job (SLURM) is re-queued: keep a trace naming the job.
+        (Losses without such details, e.g. a local Dask worker, are re-queued silently.)"""
+        if self.store is None or not exc.details:
             return
         self._flush()
         rows = task.rows
