@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "Evaluations": "uqkit.runner",
     "evaluate": "uqkit.runner",
     "Store": "uqkit.runner",
+    "slurm_executor": "uqkit.runner._slurm",
+    "SubmititExecutor": "uqkit.runner._submitit",
     # sensitivity
     "sobol": "uqkit.sensitivity",
     "SobolResult": "uqkit.sensitivity",

@@ -439,6 +439,9 @@ def study_runner(study: Study, *, progress: bool = True) -> Iterator[Any]:
             owned.extend([cluster.close, ex.close])
     store = study.resolve(r["store"])
     store.parent.mkdir(parents=True, exist_ok=True)
+    if r["executor"] == "slurm":
+        ex = slurm_study_executor(study, store)
+        owned.append(ex.shutdown)
     runner = uqkit.Runner(executor=ex, store=store, on_failure=r["on_failure"],
                           retries=r["retries"],
                           progress="auto" if (progress and r["progress"]) else False)
@@ -449,6 +452,36 @@ def study_runner(study: Study, *, progress: bool = True) -> Iterator[Any]:
         for close in reversed(owned):
             with contextlib.suppress(Exception):
                 close()
+
+
+def slurm_study_executor(study: Study, store: Path) -> Any:
+    """The SLURM executor of ``[runner] executor = "slurm"``, checked against ``sinfo``
+    before anything is submitted (errors name the key and its line). Its jobs are named
+    after the store, so that ``uqkit store info`` finds them."""
+    from ..runner import _slurm
+
+    s = study.runner["slurm"]
+    key = ("runner", "executor")
+    reason = _slurm.slurm_status()
+    if reason is not None:
+        raise study.error(key, f"= \"slurm\" but {reason}; run the study on a SLURM login "
+                          "node or choose a local executor")
+    module = "submitit" if s["backend"] == "submitit" else "dask_jobqueue"
+    try:
+        _slurm.require_hpc(module, 'executor = "slurm"')
+    except ImportError as exc:
+        raise study.error(("runner", "backend"), str(exc)) from None
+    problems = _slurm.check_request(partition=s["partition"], walltime=s["walltime"],
+                                    cores=s["cores"],
+                                    memory_mb=_slurm._memory_mb(s["memory"]),
+                                    account=s["account"])
+    if problems:
+        name, message = problems[0]
+        raise study.error(("runner", name), message)
+    return _slurm.slurm_executor(
+        backend=s["backend"], partition=s["partition"], walltime=s["walltime"],
+        cores=s["cores"], memory=s["memory"], max_jobs=s["max_jobs"], account=s["account"],
+        job_name=_slurm.job_tag(store), folder=store.parent / "slurm-logs", check=False)
 
 
 def local_dask_cluster(n_workers: int):

@@ -25,7 +25,8 @@ except ModuleNotFoundError:  # pragma: no cover
 __all__ = ["StudyFileError", "Study", "load_study", "parse_study", "find_line"]
 
 ANALYSES = ("sobol", "morris", "pce", "calibrate")
-EXECUTORS = ("in-process", "processes", "threads", "dask")
+EXECUTORS = ("in-process", "processes", "threads", "dask", "slurm")
+SLURM_KEYS = ("partition", "walltime", "cores", "memory", "max_jobs", "account", "backend")
 POLICIES = ("raise", "skip", "nan")
 DISTRIBUTIONS = ("Uniform", "Normal", "LogNormal", "LogUniform", "TruncatedNormal", "Beta",
                  "Gamma", "Triangular")
@@ -448,8 +449,9 @@ def _positive(v: Any) -> bool:
 def _runner(c: _Checker, r: Any, path: Path) -> dict[str, Any]:
     k = ("runner",)
     c.table(r, k, ("executor", "workers", "scheduler", "store", "on_failure", "retries",
-                   "progress"))
+                   "progress", *SLURM_KEYS))
     ex = c.get(r, (*k, "executor"), "str", default="in-process", choices=EXECUTORS)
+    slurm = _slurm_keys(c, r, k, ex)
     workers = c.get(r, (*k, "workers"), "int", minimum=1)
     sched = c.get(r, (*k, "scheduler"), "str")
     if sched is not None:
@@ -460,9 +462,46 @@ def _runner(c: _Checker, r: Any, path: Path) -> dict[str, Any]:
                         f"got {sched!r}")
     if workers is not None and ex == "in-process":
         raise c.err((*k, "workers"), "needs executor = \"processes\", \"threads\" or \"dask\"")
-    return {"executor": ex, "workers": workers, "scheduler": sched,
+    if workers is not None and ex == "slurm":
+        raise c.err((*k, "workers"), "does not apply to executor = \"slurm\"; use max_jobs")
+    return {"executor": ex, "workers": workers, "scheduler": sched, "slurm": slurm,
             "store": c.get(r, (*k, "store"), "str", default=f"{path.stem}.db"),
             "on_failure": c.get(r, (*k, "on_failure"), "str", default="raise",
                                 choices=POLICIES),
             "retries": c.get(r, (*k, "retries"), "int", default=0, minimum=0),
             "progress": c.get(r, (*k, "progress"), "bool", default=True)}
+
+
+def _slurm_keys(c: _Checker, r: dict, k: tuple[str, ...], ex: str) -> dict[str, Any] | None:
+    """The ``[runner]`` keys of ``executor = "slurm"`` (checked against SLURM at run time)."""
+    given = [key for key in SLURM_KEYS if key in r]
+    if ex != "slurm":
+        if given:
+            raise c.err((*k, given[0]), "needs executor = \"slurm\"")
+        return None
+    out = {"backend": c.get(r, (*k, "backend"), "str", default="dask",
+                            choices=("dask", "submitit")),
+           "partition": c.get(r, (*k, "partition"), "str"),
+           "account": c.get(r, (*k, "account"), "str"),
+           "cores": c.get(r, (*k, "cores"), "int", default=1, minimum=1),
+           "max_jobs": c.get(r, (*k, "max_jobs"), "int", default=4, minimum=1),
+           "memory": c.get(r, (*k, "memory"), "str", default="2GB")}
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B?|[kmgt]i?b?)?", out["memory"]):
+        raise c.err((*k, "memory"), f"must be an amount like \"4GB\" or \"500MB\", got "
+                    f"{out['memory']!r}")
+    walltime = r.get("walltime", "01:00:00")
+    if isinstance(walltime, bool) or not isinstance(walltime, (str, int)):
+        raise c.err((*k, "walltime"), f"must be a string like \"01:30:00\" or a number of "
+                    f"minutes, got {_kind(walltime)} {_short(walltime)}")
+    from ..runner._slurm import parse_walltime
+
+    try:
+        minutes = parse_walltime(walltime)
+    except ValueError:
+        raise c.err((*k, "walltime"), f"must be \"HH:MM:SS\", \"D-HH:MM:SS\" or a number "
+                    f"of minutes, got {walltime!r}") from None
+    if minutes < 1:
+        raise c.err((*k, "walltime"), f"is too short to start a job ({walltime!r}): SLURM's "
+                    "smallest walltime is 1 minute (and 0 means no limit)")
+    out["walltime"] = walltime
+    return out

@@ -59,16 +59,25 @@ def info_command(args: argparse.Namespace) -> int:
         else:
             integrity = store.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         return (info, store.summary(), store.to_dataframe(failures=True), store.models(),
-                studies, integrity)
+                studies, integrity, _slurm.stored_jobs(store))
+
+    from ..runner import _slurm
 
     path = Path(args.store)
     try:
-        info, summary, fails, models, studies, integrity = read_existing_store(path, read)
+        info, summary, fails, models, studies, integrity, jobs = read_existing_store(path, read)
     except CommandError as exc:
         print(f"uqkit: {exc}", file=sys.stderr)
         return exc.code
+    tag = _slurm.job_tag(path)
+    # the study's SLURM jobs (named after the store); shown for stores with SLURM results
+    # or jobs in flight
+    in_flight = _slurm.jobs_in_flight(tag) if _slurm.slurm_status() is None else None
+    if not len(jobs) and not in_flight:
+        in_flight = None
     if args.json:
-        out = {**info, "integrity": integrity,
+        out = {**info, "integrity": integrity, "slurm_jobs_in_flight": in_flight,
+               "slurm_results": int(len(jobs)),
                "models": [{k: m[k] for k in ("id", "name", "version", "inputs", "outputs")}
                           for m in models],
                "by_status": json.loads(summary.to_json(orient="index")),
@@ -83,6 +92,15 @@ def info_command(args: argparse.Namespace) -> int:
       f"integrity {integrity}{'' if args.check else ' (quick check; --check: full)'}")
     w(f"evaluations {info['evaluations']} stored, {info['failed_attempts']} failed attempts, "
       f"{info['running_claims']} running now")
+    if in_flight is None and len(jobs):
+        w(f"slurm jobs  in flight unknown (SLURM does not answer here; jobs named {tag})")
+    if in_flight is not None:
+        w(f"slurm jobs  {len(in_flight)} in flight ({tag})")
+        for j in in_flight:
+            w(f"  {j['job_id']} {j['state']} on {j['node'] or '-'}, {j['elapsed']} of "
+              f"{j['walltime']}")
+    if len(jobs):
+        w(f"            {len(jobs)} results from {jobs.job_id.nunique()} SLURM jobs")
     w("")
     w("cached evaluations by model and status:")
     with pd.option_context("display.width", 120, "display.max_columns", 20):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -17,7 +18,12 @@ __all__ = ["Backend", "make_backend", "TaskLost"]
 
 
 class TaskLost(Exception):
-    """The executor lost a task (e.g. a Dask worker died holding it): run it again."""
+    """The executor lost a task (e.g. a Dask worker died holding it): run it again.
+
+    ``details`` (a dict, possibly empty) says where: e.g. the SLURM job that was lost.
+    """
+
+    details: dict = {}
 
 
 class Backend:
@@ -154,8 +160,45 @@ class DaskExecutor(cf.Executor):
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        cluster = getattr(client, "cluster", None)
+        #: workers run in batch jobs (dask-jobqueue): a lost worker job is reported to the
+        #: runner, which re-queues its runs a bounded number of times and records the job
+        self.jobqueue = type(cluster).__module__.startswith("dask_jobqueue")
+        self._jobs: dict[str, str] = {}  # worker name -> batch job id
+        if self.jobqueue:
+            client.run_on_scheduler(_report_lost_workers)
+
+    def _job_of(self, name: Any) -> str | None:
+        cluster = self.client.cluster
+        with contextlib.suppress(Exception):  # (the cluster's dict changes under us)
+            for spec, job in list(cluster.workers.items()):
+                if getattr(job, "job_id", None):
+                    self._jobs[str(spec)] = str(job.job_id)
+        name = str(name)
+        return self._jobs.get(name) or next(
+            (j for spec, j in self._jobs.items() if name.startswith(f"{spec}-")), None)
+
+    def _lost(self, exc: BaseException) -> TaskLost:
+        """A ``KilledWorker`` of a batch-job worker as a TaskLost naming the job."""
+        from ._slurm import job_state
+
+        worker = exc.args[1] if len(exc.args) > 1 else None
+        address = getattr(worker, "address", None)
+        job_id = self._job_of(getattr(worker, "name", ""))
+        state, node = job_state([job_id]).get(job_id, ("UNKNOWN", "")) if job_id \
+            else ("UNKNOWN", "")
+        lost = TaskLost(f"the Dask worker {address} (SLURM job {job_id or '?'}, {state}) "
+                        "left while running this input")
+        lost.details = {"slurm": {"job_id": job_id, "node": node, "state": state},
+                        "worker": address}
+        return lost
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        if self.jobqueue:
+            from ._slurm import run_in_job
+
+            args = (fn, *args)
+            fn = run_in_job
         dfut = self.client.submit(fn, *args, pure=False, **kwargs)
         out: cf.Future = cf.Future()
 
@@ -165,12 +208,17 @@ class DaskExecutor(cf.Executor):
                 if status == "finished":
                     out.set_result(f.result())
                 elif status == "error":
-                    out.set_exception(f.exception())
+                    exc = f.exception()
+                    if self.jobqueue and type(exc).__name__ == "KilledWorker":
+                        exc = self._lost(exc)
+                    out.set_exception(exc)
                 else:  # lost (its worker died after finishing) or cancelled by dask
                     out.set_exception(TaskLost(f"dask reported the task as {status}"))
             except BaseException as exc:  # KilledWorker, comm errors, data lost meanwhile
                 if not out.done():
                     name = type(exc).__name__
+                    if name == "KilledWorker" and self.jobqueue:
+                        exc = self._lost(exc)
                     out.set_exception(exc if name == "KilledWorker" else TaskLost(
                         f"{name}: {exc}"))
             finally:
@@ -182,6 +230,26 @@ class DaskExecutor(cf.Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         return None  # the client belongs to the user
+
+
+def _report_lost_workers(dask_scheduler: Any) -> None:
+    """Fail a task at once when its worker dies (``KilledWorker``) instead of retrying it
+    silently, so that the runner counts and records each loss."""
+    dask_scheduler.allowed_failures = 0
+
+
+def _jobqueue_workers(client: Any) -> int:
+    """Threads a dask-jobqueue cluster can reach: its adaptive maximum (or its jobs) times
+    the threads of one job."""
+    cluster = client.cluster
+    jobs = getattr(getattr(cluster, "_adaptive", None), "maximum", None)
+    if not isinstance(jobs, int) or jobs <= 0:
+        jobs = len(getattr(cluster, "worker_spec", {})) or 1
+    job = getattr(cluster, "_dummy_job", None)
+    threads = int(getattr(job, "worker_cores", 1) or 1)
+    # adapt() counts workers (processes), not jobs
+    per_process = max(1, threads // max(1, int(getattr(job, "worker_processes", 1) or 1)))
+    return max(1, jobs * per_process)
 
 
 def make_backend(executor: Any) -> Backend:
@@ -211,7 +279,10 @@ def make_backend(executor: Any) -> Backend:
         info = executor.scheduler_info()
         workers = info.get("workers", {})
         n = sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
-        return Backend("dask", DaskExecutor(executor), n, owned=False)
+        dask_ex = DaskExecutor(executor)
+        if dask_ex.jobqueue:
+            n = max(n, _jobqueue_workers(executor))
+        return Backend("dask", dask_ex, n, owned=False)
     if isinstance(executor, cf.Executor):
         n = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         return Backend(type(executor).__name__, executor, int(n), owned=False)

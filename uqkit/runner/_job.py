@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
+#: a run whose worker (or batch job) was lost is re-queued at most this many times
+MAX_REQUEUES = 2
 #: results of evaluations quicker than this are committed in groups: at most this much
 #: model time is ever at risk in a crash, and a trivial model does not pay an fsync per row
 GROUP_COMMIT_MODEL_SECONDS = 0.005
@@ -334,11 +336,12 @@ class _Job:
                     continue
                 except TaskLost as exc:
                     task.lost += 1
-                    if task.lost <= 3:
+                    if task.lost <= MAX_REQUEUES:
+                        self._record_lost(task, exc)
                         queue.appendleft(task)  # not a model failure: run it again
                         continue
-                    res = ("fail", "worker_killed", "TaskLost", str(exc), None, {}, True, None,
-                           None, None)
+                    res = ("fail", "worker_killed", "TaskLost", str(exc), None,
+                           dict(exc.details), True, None, None, None)
                 except cf.BrokenExecutor:
                     # a worker process died: blame the task only if it ran alone
                     if not task.suspect:
@@ -357,6 +360,20 @@ class _Job:
                            None, None, None)
                 self._handle(task, res, queue)
 
+    def _record_lost(self, task: _Task, exc: TaskLost) -> None:
+        """A run lost with its batch job (SLURM) is re-queued: keep a trace naming the job.
+        (Losses without such details, e.g. a local Dask worker, are re-queued silently.)"""
+        if self.store is None or not exc.details:
+            return
+        self._flush()
+        rows = task.rows
+        self.store.put_failure(
+            self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]],
+            attempt=int(self.prev_attempts[rows[0]] + task.attempt), final=False,
+            kind="worker_lost", error_type="TaskLost", message=f"{exc} (re-queued, "
+            f"{task.lost} of {MAX_REQUEUES})", traceback=None, details=dict(exc.details),
+            duration=None)
+
     def _recover_pool(self, backend, queue: deque) -> None:
         """A worker process died: re-queue what was in flight (as suspects) on a fresh pool."""
         lost = list(self.in_flight.values())
@@ -374,7 +391,8 @@ class _Job:
         self.uattempts[rows] += 1
         self.new[rows] = True
         if res[0] == "ok":
-            _, Y, duration, host, pid = res
+            _, Y, duration, host, pid = res[:5]
+            job = res[5] if len(res) > 5 else None  # the batch job it ran in (SLURM)
             Y = np.asarray(Y, dtype=float)
             want = (len(rows), self.m)
             if Y.shape != want and not (self.m == 1 and Y.shape == (len(rows),)):
@@ -383,11 +401,11 @@ class _Job:
                        {"returned": list(Y.shape), "expected": list(want)}, False, duration,
                        host, pid)
             else:
-                self._record_ok(task, Y.reshape(want), duration, host, pid)
+                self._record_ok(task, Y.reshape(want), duration, host, pid, job)
                 return
         self._record_failure(task, res, queue)
 
-    def _record_ok(self, task, Y, duration, host, pid) -> None:
+    def _record_ok(self, task, Y, duration, host, pid, job=None) -> None:
         rows = task.rows
         finite = np.isfinite(Y).all(axis=1)
         if self.store is None and finite.all():  # in process, all ok: no per-row strings
@@ -400,7 +418,7 @@ class _Job:
             return
         status = np.where(finite, "ok", "nonfinite")
         if self.store is not None:
-            self._commit(rows, Y, status, duration, host, pid)
+            self._commit(rows, Y, status, duration, host, pid, job)
         self.uY[rows] = Y
         self.ustatus[rows] = status
         if self.bar is not None:
@@ -421,11 +439,11 @@ class _Job:
                 inputs=self.row_inputs(u), kind="nonfinite")
         self._count(rows, bad)
 
-    def _commit(self, rows, Y, status, duration, host, pid) -> None:
+    def _commit(self, rows, Y, status, duration, host, pid, job=None) -> None:
         quick = duration is not None and duration < GROUP_COMMIT_MODEL_SECONDS
         if not self._buffer:
             self._buffer_since = time.monotonic()
-        self._buffer.append((rows, Y, status, duration, host, pid))
+        self._buffer.append((rows, Y, status, duration, host, pid, job))
         self._buffer_time += duration or 0.0
         if not quick or self._buffer_time >= GROUP_COMMIT_MODEL_SECONDS:
             self._flush()
@@ -441,8 +459,11 @@ class _Job:
         if not self._buffer or self.store is None:
             return
         buf, self._buffer, self._buffer_time = self._buffer, [], 0.0
+        jobs = None
+        if any(b[6] is not None for b in buf):
+            jobs = [b[6] for b in buf for _ in range(len(b[0]))]
         if len(buf) == 1:
-            rows, Y, status, duration, host, pid = buf[0]
+            rows, Y, status, duration, host, pid, _ = buf[0]
             durations, hosts, pids = duration, host, pid
         else:
             rows = np.concatenate([b[0] for b in buf])
@@ -453,7 +474,8 @@ class _Job:
             pids = [b[5] for b in buf for _ in range(len(b[0]))]
         self.store.put_results(
             self.ident["id"], self.ukeys(rows), self.X[self.uniq[rows]], Y, status,
-            attempts=self.uattempts[rows].tolist(), duration=durations, host=hosts, pid=pids)
+            attempts=self.uattempts[rows].tolist(), duration=durations, host=hosts, pid=pids,
+            jobs=jobs)
 
     def _record_failure(self, task, res, queue) -> None:
         self._flush()  # keep the store in arrival order

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import StoreCorruptedError, StoreCorruptedWarning, StoreError, UQKitWarning
-from . import _keys, _store_read
+from . import _keys, _slurm, _store_read
 from ._keys import key_array
 from ._store_db import HOST, Database, _pid_alive, guard_sqlite_errors
 from ._store_index import block_refs, gather, locate, lost_attempts, requeue, void_lost, write_rows
@@ -383,10 +383,12 @@ class Store(Database):
     # -- results ---------------------------------------------------------------------------
     def put_results(self, model_id: str, keys: Sequence[bytes], X: np.ndarray, Y: np.ndarray,
                     status: Sequence[str], *, attempts: Sequence[int], duration: Any,
-                    host: Any = None, pid: Any = None) -> None:
+                    host: Any = None, pid: Any = None, jobs: Any = None) -> None:
         """Commit results (one transaction): never overwrites a completed result.
 
-        ``duration``, ``host`` and ``pid`` are one value for all rows or one per row.
+        ``duration``, ``host`` and ``pid`` are one value for all rows or one per row;
+        ``jobs`` (optional) the batch job of each row (``{"job_id", "node", "state"}``
+        or None), kept in the ``jobs`` table.
         """
         now = time.time()
         ref = self._ref(model_id)
@@ -406,6 +408,8 @@ class Store(Database):
                            status=codes if whole else codes[rows],
                            attempts=att if whole else att[rows], duration=d, host=h or HOST,
                            pid=p, updated=now, error=None)
+            if jobs is not None:
+                _slurm.put_jobs(conn, model_id, karr, jobs, now)
 
     def put_failure(self, model_id: str, keys: Sequence[bytes], X: np.ndarray, *,
                     attempt: int, final: bool, kind: str, error_type: str, message: str,
