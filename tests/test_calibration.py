@@ -141,8 +141,10 @@ def test_noise_groups_get_their_own_sigma():
     model = uqkit.as_model(lambda X: np.c_[X, X, X * 2], inputs=("a",),
                            outputs={"V": 2, "p": 1}, vectorized=True)
     prior = uqkit.Parameters(a=uqkit.Normal(0, 1))
-    post = uqkit.calibrate(model, prior, {"V": [0.1, 0.2], "p": 0.3},
-                           noise=uqkit.Gaussian("infer"), n_steps=40, n_walkers=8, rng=0)
+    # three experiments: every per-output scale has at least 3 observations
+    data = {"V": [[0.1, 0.2], [0.15, 0.1], [0.2, 0.3]], "p": [0.3, 0.2, 0.4]}
+    post = uqkit.calibrate(model, prior, data, noise=uqkit.Gaussian("infer", groups="output"),
+                           n_steps=40, n_walkers=8, rng=0)
     assert post.names == ("a", "sigma_V", "sigma_p")
 
 

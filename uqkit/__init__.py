@@ -66,6 +66,10 @@ _EXPORTS: dict[str, str] = {
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",
+    "LogGaussian": "uqkit.calibration",
+    "Poisson": "uqkit.calibration",
+    "NegativeBinomial": "uqkit.calibration",
+    "Likelihood": "uqkit.calibration",
     # reports
     "report": "uqkit.reports",
 }

@@ -79,8 +79,10 @@ def _sigterm_as_exit():
 class _Job:
     """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
 
-    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray) -> None:
+    def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray,
+                 on_failure: str | None = None) -> None:
         self.runner = runner
+        self.on_failure = on_failure or runner.on_failure  # a per-call override
         self.model = model
         self.store: Store | None = runner.store
         self.name = str(getattr(model, "name", None) or type(model).__name__)
@@ -408,7 +410,7 @@ class _Job:
         if finite.any():
             self.consecutive_failures = 0
         self.consecutive_failures += len(bad)
-        if self.runner.on_failure == "raise" and self.stop_error is None:
+        if self.on_failure == "raise" and self.stop_error is None:
             u = int(bad[0])
             self.stop_error = ModelEvaluationError(
                 f"Model {self.name!r} returned non-finite outputs on row {int(self.uniq[u])} "
@@ -457,7 +459,7 @@ class _Job:
         _, kind, etype, message, tb, details, retryable, duration, host, pid = res
         rows = task.rows
         runner = self.runner
-        if len(rows) > 1 and runner.on_failure != "raise":
+        if len(rows) > 1 and self.on_failure != "raise":
             # a failed vectorized batch: bisect to isolate the failing rows
             if self.store is not None:
                 self.store.put_failure(self.ident["id"], self.ukeys(rows),
@@ -493,7 +495,7 @@ class _Job:
         if self.bar is not None:
             self.bar.update(len(rows))
         self.consecutive_failures += len(rows)
-        if runner.on_failure == "raise" and self.stop_error is None:
+        if self.on_failure == "raise" and self.stop_error is None:
             u = int(rows[0])
             where = f" Traceback and details are in the failures table of {self.store.path}." \
                 if self.store is not None else ""
@@ -590,7 +592,8 @@ def _ok_status(n: int) -> np.ndarray:
     return base.copy()
 
 
-def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
+def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray,
+                   on_failure: str | None = None) -> Evaluations:
     """One in-process call of a vectorized model, no store: the common MCMC-step case.
 
     The same semantics as :class:`_Job` (identical rows evaluated once, the same
@@ -631,7 +634,7 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
                     keys=None, n_new=u, n_cached=n - u, n_attempts=u,
                     inputs=tuple(model.inputs), outputs=tuple(model.outputs),
                     model_name=str(getattr(model, "name", None) or type(model).__name__))
-    job = _Job(runner, model, X, invalid)
+    job = _Job(runner, model, X, invalid, on_failure)
     queue: deque = deque()
     try:
         job._handle(_Task(np.arange(u)), res, queue)
