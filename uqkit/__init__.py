@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "Poisson": "uqkit.calibration",
     "NegativeBinomial": "uqkit.calibration",
     "Likelihood": "uqkit.calibration",
+    "PosteriorCutOffWarning": "uqkit.calibration",
     # reports
     "report": "uqkit.reports",
 }

@@ -317,7 +317,7 @@ StudentT.__doc__ = StudentT.__doc__.replace("{groups}", _GROUPS_DOC)
 
 @dataclass(frozen=True, repr=False)
 class LogGaussian(ScaleNoise):
-    """Multiplicative (log-normal) noise for positive data, ``log(data) = log(model) + sigma * eps``.
+    """Multiplicative (log-normal) noise: ``log(data) = log(model) + sigma * eps``.
 
     The usual error model of concentrations, titres, cell counts on a log
     scale and other positive quantities measured with a relative error:

@@ -282,6 +282,7 @@ def _failure_fields(result, chain: np.ndarray, names) -> dict[str, Any]:
     if not n_failed or failed is None or not len(failed):
         return {"n_failed": n_failed, "cut_off": False}
     import warnings
+
     from ._failures import PosteriorCutOffWarning, cutoff_check, cutoff_message
     check = cutoff_check(chain.reshape(-1, chain.shape[-1]), failed, tuple(names),
                          int(result.n_evaluations))
