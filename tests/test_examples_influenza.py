@@ -28,8 +28,10 @@ def test_influenza_model_matches_an_adaptive_solver():
     X = np.array([[1.73, 0.54], [2.5, 0.3]])
     got = uqkit.Runner(progress=False).evaluate(model, X).Y
     for row, (b, g) in zip(got, X):
-        ref = solve_ivp(lambda t, y: [-b * y[0] * y[1] / 763, b * y[0] * y[1] / 763 - g * y[1]],
-                        (0, 14), [762.0, 1.0], t_eval=np.arange(1, 15), rtol=1e-11, atol=1e-9,
+        def rhs(t, y, b=b, g=g):
+            return [-b * y[0] * y[1] / 763, b * y[0] * y[1] / 763 - g * y[1]]
+
+        ref = solve_ivp(rhs, (0, 14), [762.0, 1.0], t_eval=np.arange(1, 15), rtol=1e-11, atol=1e-9,
                         method="DOP853").y[1]
         np.testing.assert_allclose(row, ref, rtol=1e-4)  # RK4, dt = 0.1 day
 
