@@ -251,3 +251,53 @@ def test_failures_far_in_the_tails_do_not_warn():
     post = uqkit.calibrate(model_far, prior, [0.0], noise=uqkit.Gaussian(1.0),
                            max_evaluations=3000, rng=0)
     assert post.n_failed > 0 and not post.cut_off
+
+
+def test_a_batch_with_many_failures_does_not_trip_the_breaker():
+    """32 walkers from a prior where 75 % of the runs fail: more than the runner's 10 failures
+    in one batch are rejections, not a circuit-breaker stop; the cut at k = -2 (1 posterior sd
+    from the mode at -3) is reported."""
+    def f(X):
+        return np.where(X[:, :1] > -2.0, np.nan, X)
+
+    model = uqkit.as_model(f, inputs=("k", "l"), outputs=("y", "z"), vectorized=True)
+    prior = uqkit.Parameters(k=uqkit.Normal(0.0, 3.0), l=uqkit.Normal(0.0, 3.0))
+    with pytest.warns(uqkit.PosteriorCutOffWarning):
+        post = uqkit.calibrate(model, prior, [-3.0, 0.0], noise=uqkit.Gaussian(1.0),
+                               n_walkers=32, max_evaluations=2000, rng=0)
+    assert post.n_failed > 32 and post.cut_off
+
+
+def test_a_model_that_fails_everywhere_is_stopped():
+    model = uqkit.as_model(lambda X: np.full_like(X, np.nan), inputs=("k",), outputs=("y",),
+                           vectorized=True)
+    with pytest.raises(uqkit.ModelEvaluationError, match="looks broken"):
+        uqkit.calibrate(model, uqkit.Parameters(k=uqkit.Normal(0, 1)), [0.0],
+                        noise=uqkit.Gaussian(1.0), max_evaluations=3000, rng=0)
+
+
+def test_runner_per_call_failure_overrides():
+    model = uqkit.as_model(lambda X: np.where(X > 0, np.nan, X), inputs=("k",), outputs=("y",),
+                           vectorized=True)
+    runner = uqkit.Runner(progress=False)  # on_failure="raise", breaker at 10
+    X = np.linspace(-1.0, 1.0, 40)[:, None]  # 20 failing rows
+    with pytest.raises(uqkit.ModelEvaluationError):
+        runner.evaluate(model, X)
+    with pytest.raises(uqkit.ModelEvaluationError, match="Circuit breaker"):
+        runner.evaluate(model, X, on_failure="skip")
+    ev = runner.evaluate(model, X, on_failure="skip", max_consecutive_failures=41)
+    assert ev.ok.sum() == 20 and runner.on_failure == "raise"
+    with pytest.raises(uqkit.InvalidParameterError, match="on_failure"):
+        runner.evaluate(model, X, on_failure="ignore")
+
+
+def test_noise_parameter_prior_from_the_prior_parameters():
+    prior = uqkit.Parameters(a=uqkit.Normal(1.0, 1.0), b=uqkit.Normal(0.0, 1.0),
+                             phi=uqkit.LogUniform(0.1, 100.0))
+    post = uqkit.calibrate(_Counting(_rate).model, prior, {"y": COUNTS},
+                           noise=uqkit.NegativeBinomial(), n_steps=10, n_walkers=8, rng=0)
+    assert post.parameters["phi"] == uqkit.LogUniform(0.1, 100.0)
+    with pytest.raises(uqkit.InvalidParameterError, match="non-negative support"):
+        uqkit.calibrate(_Counting(_rate).model, PRIOR.__class__(
+            a=uqkit.Normal(1.0, 1.0), b=uqkit.Normal(0.0, 1.0), phi=uqkit.Normal(1.0, 1.0)),
+            {"y": COUNTS}, noise=uqkit.NegativeBinomial(), n_steps=10)

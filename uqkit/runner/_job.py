@@ -80,9 +80,11 @@ class _Job:
     """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
 
     def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray,
-                 on_failure: str | None = None) -> None:
+                 on_failure: str | None = None, max_failures: int | None = None) -> None:
         self.runner = runner
-        self.on_failure = on_failure or runner.on_failure  # a per-call override
+        # per-call overrides of the runner's failure policy and circuit-breaker threshold
+        self.on_failure = on_failure or runner.on_failure
+        self.max_failures = max_failures or runner.max_consecutive_failures
         self.model = model
         self.store: Store | None = runner.store
         self.name = str(getattr(model, "name", None) or type(model).__name__)
@@ -512,7 +514,7 @@ class _Job:
         self._check_breaker()
 
     def _check_breaker(self) -> None:
-        k = self.runner.max_consecutive_failures
+        k = self.max_failures
         if self.consecutive_failures >= k and self.stop_error is None:
             last = next((e for e in reversed(self.uerrors) if e), "")
             self.stop_error = ModelEvaluationError(
@@ -592,8 +594,8 @@ def _ok_status(n: int) -> np.ndarray:
     return base.copy()
 
 
-def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray,
-                   on_failure: str | None = None) -> Evaluations:
+def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray, on_failure: str | None = None,
+                   max_failures: int | None = None) -> Evaluations:
     """One in-process call of a vectorized model, no store: the common MCMC-step case.
 
     The same semantics as :class:`_Job` (identical rows evaluated once, the same
@@ -634,7 +636,7 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray,
                     keys=None, n_new=u, n_cached=n - u, n_attempts=u,
                     inputs=tuple(model.inputs), outputs=tuple(model.outputs),
                     model_name=str(getattr(model, "name", None) or type(model).__name__))
-    job = _Job(runner, model, X, invalid, on_failure)
+    job = _Job(runner, model, X, invalid, on_failure, max_failures)
     queue: deque = deque()
     try:
         job._handle(_Task(np.arange(u)), res, queue)

@@ -134,7 +134,8 @@ class Runner:
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, model: Any, X: Any, *, parameters: Any = None,
-                 on_invalid: str = "raise", on_failure: str | None = None) -> Evaluations:
+                 on_invalid: str = "raise", on_failure: str | None = None,
+                 max_consecutive_failures: int | None = None) -> Evaluations:
         """Evaluate ``model`` on the rows of ``X``.
 
         Parameters
@@ -150,6 +151,10 @@ class Runner:
         on_failure : {"raise", "skip", "nan"}, optional
             This call's failure policy instead of the runner's (a sampler
             passes ``"skip"``: a failed run at a proposal is a rejection).
+        max_consecutive_failures : int, optional
+            This call's circuit-breaker threshold instead of the runner's (a
+            sampler's batch of proposals may fail as a whole without the model
+            being broken; the sampler then applies its own rule).
 
         Returns
         -------
@@ -169,17 +174,20 @@ class Runner:
         check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
         if on_failure is not None:
             check_choice("Runner.evaluate", "on_failure", on_failure, _POLICIES)
+        if max_consecutive_failures is not None:
+            check_int("Runner.evaluate", "max_consecutive_failures", max_consecutive_failures,
+                      minimum=1)
         X = _input_array(model, X)
         n = X.shape[0]
         if (parameters is None and n <= _FAST_MAX_ROWS and self.store is None
                 and self._executor_arg is None and self.progress is not True
                 and getattr(model, "vectorized", False)
                 and (self.batch_size is None or self.batch_size >= n)):
-            return _fast_evaluate(self, model, X, on_failure)
+            return _fast_evaluate(self, model, X, on_failure, max_consecutive_failures)
         invalid = np.zeros(n, dtype=bool)
         if parameters is not None:
             invalid = _outside_support(model, parameters, X, on_invalid)
-        job = _Job(self, model, X, invalid, on_failure)
+        job = _Job(self, model, X, invalid, on_failure, max_consecutive_failures)
         return job.run()
 
 
