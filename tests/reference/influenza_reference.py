@@ -46,25 +46,31 @@ def infected(beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return sol[1:, m:].T  # (m, 14)
 
 
-def main() -> dict:
-    B, G = np.meshgrid(BETA, GAMMA, indexing="ij")
-    mu = infected(B.ravel(), G.ravel())                      # (nb*ng, 14)
-    phi = np.exp(LOG_PHI)
+def log_posterior(beta: np.ndarray, gamma: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Unnormalised log posterior density of (beta, gamma, phi), shape (len(beta), len(phi))."""
+    mu = infected(beta, gamma)                               # (m, 14)
     ll = np.zeros((mu.shape[0], phi.size))
     for j, p in enumerate(phi):
         ll[:, j] = stats.nbinom.logpmf(IN_BED[None, :], p, p / (p + mu)).sum(axis=1)
     a = stats.truncnorm(-2.0, np.inf, loc=2.0, scale=1.0)    # N(2, 1) truncated at 0
     b = stats.truncnorm(-0.8, np.inf, loc=0.4, scale=0.5)    # N(0.4, 0.5) truncated at 0
-    lp = (a.logpdf(B.ravel())[:, None] + b.logpdf(G.ravel())[:, None]
-          + stats.invgamma(1.0, scale=5.0).logpdf(phi)[None, :] + LOG_PHI[None, :])
-    logpost = (ll + lp).reshape(BETA.size, GAMMA.size, phi.size)
+    return (ll + a.logpdf(beta)[:, None] + b.logpdf(gamma)[:, None]
+            + stats.invgamma(1.0, scale=5.0).logpdf(phi)[None, :])
+
+
+def main() -> dict:
+    B, G = np.meshgrid(BETA, GAMMA, indexing="ij")
+    phi = np.exp(LOG_PHI)
+    # density of (beta, gamma, log phi): the Jacobian phi of the log grid
+    lp = log_posterior(B.ravel(), G.ravel(), phi) + LOG_PHI[None, :]
+    logpost = lp.reshape(BETA.size, GAMMA.size, phi.size)
     w = np.exp(logpost - logpost.max())
     w /= w.sum()
     # the grid must hold the posterior: negligible mass on its faces
     edge = max(w[[0, -1]].sum(), w[:, [0, -1]].sum(), w[:, :, [0, -1]].sum())
     out = {"edge_mass": float(edge)}
     grids = {"beta": B[..., None], "gamma": G[..., None], "phi": phi[None, None, :],
-             "R0": (B / G)[..., None]}
+             "log_phi": LOG_PHI[None, None, :], "R0": (B / G)[..., None]}
     for name, g in grids.items():
         g = np.broadcast_to(g, w.shape)
         m = float((w * g).sum())
