@@ -301,3 +301,11 @@ def test_noise_parameter_prior_from_the_prior_parameters():
         uqkit.calibrate(_Counting(_rate).model, PRIOR.__class__(
             a=uqkit.Normal(1.0, 1.0), b=uqkit.Normal(0.0, 1.0), phi=uqkit.Normal(1.0, 1.0)),
             {"y": COUNTS}, noise=uqkit.NegativeBinomial(), n_steps=10)
+
+
+def test_an_inferred_scale_may_not_shadow_a_model_input():
+    model = uqkit.as_model(lambda X: X, inputs=("sigma",), outputs=("y",), vectorized=True)
+    prior = uqkit.Parameters(sigma=uqkit.Normal(0, 1))
+    with pytest.raises(uqkit.InvalidParameterError, match="name of a model input"):
+        uqkit.calibrate(model, prior, [[0.1], [0.2], [0.3]], noise=uqkit.Gaussian("infer"),
+                        n_steps=10)

@@ -50,6 +50,12 @@ def noise_setup(noise: NoiseModel, prior: Any, inputs: tuple[str, ...],
     param = noise._param
     names_by_group = ({g: param for g in groups} if len(groups) == 1
                       else {g: f"{param}_{g}" for g in groups})
+    clash = [n for n in names_by_group.values() if n in inputs]
+    if clash:
+        raise InvalidParameterError(
+            f"The inferred noise parameter {clash[0]!r} of {type(noise).__name__} has the name "
+            f"of a model input. Rename the model input, or name the noise groups explicitly "
+            f"(groups={{'obs': [...]}} gives {param}_obs).")
     dists: dict[str, Distribution] = {}
     column_names = np.empty(len(col_names), dtype=object)
     for g, idx in groups.items():

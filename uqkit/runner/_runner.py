@@ -174,9 +174,11 @@ class Runner:
         check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
         if on_failure is not None:
             check_choice("Runner.evaluate", "on_failure", on_failure, _POLICIES)
-        if max_consecutive_failures is not None:
-            check_int("Runner.evaluate", "max_consecutive_failures", max_consecutive_failures,
-                      minimum=1)
+        if max_consecutive_failures is not None and not (
+                type(max_consecutive_failures) is int and max_consecutive_failures >= 1):
+            max_consecutive_failures = check_int(  # (the plain-int case skips ~5 us of checks)
+                "Runner.evaluate", "max_consecutive_failures", max_consecutive_failures,
+                minimum=1)
         X = _input_array(model, X)
         n = X.shape[0]
         if (parameters is None and n <= _FAST_MAX_ROWS and self.store is None
