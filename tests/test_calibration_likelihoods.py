@@ -75,8 +75,8 @@ CASES = {
     "poisson": (uqkit.Poisson(), COUNTS, lambda mu, d: stats.poisson.logpmf(d, mu)),
     "negbinomial": (uqkit.NegativeBinomial(5.0), COUNTS,
                     lambda mu, d: stats.nbinom.logpmf(d, 5.0, 5.0 / (5.0 + mu))),
-    "likelihood": (uqkit.Likelihood(lambda y, data: stats.laplace.logpdf(
-        data, y, 0.5).sum(axis=1)), POSITIVE, lambda mu, d: stats.laplace.logpdf(d, mu, 0.5)),
+    "likelihood": (uqkit.Likelihood(lambda y, data: _laplace(y, data, 0.5)), POSITIVE,
+                   lambda mu, d: stats.laplace.logpdf(d, mu, 0.5)),
 }
 
 
@@ -95,7 +95,7 @@ def test_loglike_matches_scipy(case):
 def test_posterior_matches_dense_grid(case):
     noise, data, ref = CASES[case]
     post = uqkit.calibrate(_Counting(_rate).model, PRIOR, {"y": data}, noise=noise,
-                           target_ess=400, rng=1)
+                           target_ess=300, rng=1)
     assert post.converged and post.n_failed == 0
 
     def logpost(P):
@@ -138,7 +138,7 @@ def test_one_sigma_shared_by_default_and_recovered():
     rng = np.random.default_rng(4)
     data = 1.0 + 2.0 * t + 0.3 * rng.standard_normal(40)
     prior = uqkit.Parameters(a=uqkit.Normal(0, 5), b=uqkit.Normal(0, 5))
-    post = uqkit.calibrate(model, prior, data, noise=uqkit.Gaussian("infer"), target_ess=300,
+    post = uqkit.calibrate(model, prior, data, noise=uqkit.Gaussian("infer"), target_ess=200,
                            rng=2)
     assert post.names == ("a", "b", "sigma") and post.converged
     # marginal posterior of sigma on a grid (a and b integrated out in closed form: with a
@@ -210,7 +210,7 @@ def test_borehole_failures_are_rejections_under_the_default_runner():
     model, prior, _ = uqkit.examples.borehole()
     with np.errstate(invalid="ignore"):  # the model's own log(r / rw) at rw < 0
         post = uqkit.calibrate(model, prior, [72.0], noise=uqkit.Gaussian(2.0),
-                               max_evaluations=3000, rng=0)
+                               max_evaluations=2000, rng=0)
     assert post.n_failed > 0 and not post.cut_off
     assert f"{post.n_failed} failed" in repr(post)
     assert post.summary().attrs["n_failed"] == post.n_failed
@@ -234,11 +234,11 @@ def test_a_posterior_cut_off_by_failures_warns(policy):
     model = uqkit.as_model(_cliff("raise" if policy == "raise" else "nan"), inputs=("k",),
                            outputs=("y",), vectorized=vectorized) if vectorized else \
         uqkit.as_model(lambda k: _cliff("raise")(np.array([[k]]))[0, 0], outputs=("y",))
-    runner = uqkit.Runner(on_failure=policy, progress=False, max_consecutive_failures=10**6)
+    runner = uqkit.Runner(on_failure=policy, progress=False)
     prior = uqkit.Parameters(k=uqkit.Normal(0.0, 3.0))
     with pytest.warns(uqkit.PosteriorCutOffWarning, match="cut off where the model fails"):
         post = uqkit.calibrate(model, prior, [0.0], noise=uqkit.Gaussian(1.0), runner=runner,
-                               max_evaluations=3000, rng=0)
+                               max_evaluations=2000, rng=0)
     assert post.cut_off and post.n_failed > 0 and post.samples["k"].max() <= 0.5
     assert "CUT OFF" in repr(post) and "Cut off" in post._repr_html_()
 

@@ -61,7 +61,8 @@ class Posterior:
     cut_off : bool
         True when failed runs lie inside the posterior's bulk (a
         :class:`PosteriorCutOffWarning` was issued): the samples are then the
-        posterior restricted to where the model runs.
+        posterior restricted to where the model runs. The check sees the failed
+        proposals of this session (after a resume, those since the resume).
     """
 
     samples: pd.DataFrame

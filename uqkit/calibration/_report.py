@@ -45,8 +45,8 @@ def _status(post: Any) -> str:
                      f"{post.n_failed} model runs failed, some inside the posterior's bulk; "
                      "the samples are the posterior restricted to where the model runs.</div>")
     elif getattr(post, "n_failed", 0):
-        parts.append(f"<div class='uqkit-ok'>{post.n_failed} model runs failed (rejected "
-                     "proposals, all outside the posterior's 99 % region).</div>")
+        parts.append(f"<div class='uqkit-ok'>{post.n_failed} model runs failed: rejected "
+                     "proposals away from the posterior's bulk.</div>")
     return "".join(parts)
 
 
