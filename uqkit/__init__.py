@@ -73,6 +73,11 @@ _EXPORTS: dict[str, str] = {
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",
+    "LogGaussian": "uqkit.calibration",
+    "Poisson": "uqkit.calibration",
+    "NegativeBinomial": "uqkit.calibration",
+    "Likelihood": "uqkit.calibration",
+    "PosteriorCutOffWarning": "uqkit.calibration",
     # reports
     "report": "uqkit.reports",
 }

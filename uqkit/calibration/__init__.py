@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from ._calibrate import calibrate
-from ._noise import Gaussian, StudentT
+from ._counts import NegativeBinomial, Poisson
+from ._failures import PosteriorCutOffWarning
+from ._likelihood import Likelihood
+from ._noise import Gaussian, LogGaussian, StudentT
 from ._posterior import Posterior
 
-__all__ = ["calibrate", "Posterior", "Gaussian", "StudentT"]
+__all__ = ["calibrate", "Posterior", "Gaussian", "StudentT", "LogGaussian", "Poisson",
+           "NegativeBinomial", "Likelihood", "PosteriorCutOffWarning"]

@@ -55,6 +55,14 @@ class Posterior:
         its refinement, included in ``n_model_evaluations``), ``n_rounds`` and
         ``errors`` (sd of the surrogate's log-posterior error per refinement round)
         and ``refined`` (its error reached the tolerance).
+    n_failed : int
+        Model runs during sampling that failed or returned non-finite outputs:
+        each is a rejected proposal (stored as a failure by the runner's store).
+    cut_off : bool
+        True when failed runs lie inside the posterior's bulk (a
+        :class:`PosteriorCutOffWarning` was issued): the samples are then the
+        posterior restricted to where the model runs. The check sees the failed
+        proposals of this session (after a resume, those since the resume).
     """
 
     samples: pd.DataFrame
@@ -78,6 +86,8 @@ class Posterior:
     subchain_length: int
     resumed_at: int | None
     surrogate_info: dict[str, Any] = field(default_factory=dict)
+    n_failed: int = 0
+    cut_off: bool = False
     _problem: Any = field(default=None, repr=False)
     _runner: Any = field(default=None, repr=False)
     _predictive: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -113,7 +123,8 @@ class Posterior:
             acceptance_rate=float(acc.mean()) if acc.size else float("nan"),
             move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
-            surrogate_info=dict(surrogate_info or {}), _problem=problem, _runner=runner)
+            surrogate_info=dict(surrogate_info or {}), _problem=problem, _runner=runner,
+            **_failure_fields(result, chain, names))
         post._predictive.update(_predictive_draws(problem, result, runner))
         return post
 
@@ -149,6 +160,9 @@ class Posterior:
 
         Without draws (:attr:`has_draws` False: the budget ran out during
         warm-up) every value is NaN and ``summary().attrs["no_draws"]`` is True.
+        ``summary().attrs["n_failed"]`` is the number of failed model runs
+        (rejected proposals) and ``attrs["cut_off"]`` whether they cut the
+        posterior off.
         """
         lo, hi = [], []
         if self.has_draws:
@@ -167,6 +181,8 @@ class Posterior:
             "ess_bulk": self.ess_bulk.values, "ess_tail": self.ess_tail.values,
             "r_hat": self.r_hat.values}, index=pd.Index(self.names, name="parameter"))
         out.attrs["no_draws"] = not self.has_draws
+        out.attrs["n_failed"] = self.n_failed
+        out.attrs["cut_off"] = self.cut_off
         return out
 
     # ------------------------------------------------------------------ prediction
@@ -221,9 +237,13 @@ class Posterior:
                 f"{self.n_draws} draws, {status}, min ESS {_min(self.ess_bulk.values):.0f}, "
                 f"max R-hat {_max(self.r_hat.values):.3f}, "
                 f"{self.n_model_evaluations} model evaluations")
+        if self.n_failed:
+            head += f", {self.n_failed} failed"
         if self.mode != "plain":
             head += f", {_MODE_LABEL[self.mode]}"
         lines = [head + ")"]
+        if self.cut_off:
+            lines.append("  CUT OFF: the posterior reaches where the model fails (see the warning)")
         if not self.has_draws:
             lines.append(f"  no posterior draws: the budget ran out during warm-up "
                          f"({self.stop_reason}); raise n_steps or max_evaluations")
@@ -254,6 +274,22 @@ class Posterior:
         """
         from ._report import write_report
         return write_report(self, path)
+
+
+def _failure_fields(result, chain: np.ndarray, names) -> dict[str, Any]:
+    """``n_failed`` and ``cut_off`` of a run; warns when the failures cut the posterior off."""
+    n_failed = int(getattr(result, "n_failed", 0))
+    failed = getattr(result, "failed_points", None)
+    if not n_failed or failed is None or not len(failed):
+        return {"n_failed": n_failed, "cut_off": False}
+    import warnings
+
+    from ._failures import PosteriorCutOffWarning, cutoff_check, cutoff_message
+    check = cutoff_check(chain.reshape(-1, chain.shape[-1]), failed, tuple(names),
+                         int(result.n_evaluations))
+    if check.warn:
+        warnings.warn(cutoff_message(check, n_failed), PosteriorCutOffWarning, stacklevel=4)
+    return {"n_failed": n_failed, "cut_off": check.warn}
 
 
 def _min(a) -> float:
@@ -298,13 +334,9 @@ def _predictive_draws(problem, result, runner) -> dict[str, Any]:
 
 
 def _noise_draws(problem, X: np.ndarray, Y: np.ndarray, rng) -> np.ndarray:
-    """Replicated observations ``Y + noise`` at the observed columns."""
-    cols = problem.columns
-    sigma = (problem.sigma_fixed[None, :] if problem.sigma_index is None
-             else X[:, problem.sigma_index])
-    z = (rng.standard_t(problem.noise.nu, size=(len(Y), len(cols)))
-         if hasattr(problem.noise, "nu") else rng.standard_normal((len(Y), len(cols))))
-    return Y[:, cols] + sigma * z
+    """Replicated observations drawn from the likelihood at the observed columns."""
+    theta = problem.sigma_fixed if problem.sigma_index is None else X[:, problem.sigma_index]
+    return problem.noise.replicate(Y[:, problem.columns], theta, rng)
 
 
 def _bands(problem, P, Y, level, rng) -> pd.DataFrame:

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InvalidParameterError
-from ..distributions import Distribution, TruncatedNormal, as_distribution
 from ..models._protocol import check_model, output_groups
 from ..parameters import Parameters
 from ._noise import NoiseModel
+from ._noise_setup import noise_setup
 
 __all__ = ["Problem", "build_problem", "parse_data"]
 
@@ -130,8 +130,11 @@ class Problem:
     data: np.ndarray                # (n_experiments, k), NaN where missing
     mask: np.ndarray                # observed entries
     noise: NoiseModel
-    sigma_fixed: np.ndarray | None  # (k,) when the noise level is known
-    sigma_index: np.ndarray | None  # (k,) parameter column of each observed column's sigma
+    # the likelihood's parameter (sigma, or phi) per observed column: known values (k,), or
+    # the parameter column of each observed column (k,); for a user Likelihood, the columns
+    # of its extra parameters (p,)
+    sigma_fixed: np.ndarray | None
+    sigma_index: np.ndarray | None
     noise_names: tuple[str, ...]
 
     @property
@@ -179,8 +182,8 @@ class Problem:
             if math.isnan(np.add.reduce(out)):  # NaN from NaN outputs
                 out[np.isnan(out)] = -np.inf
             return out
-        sigma = self.sigma_fixed if self.sigma_index is None else X[:, self.sigma_index]
-        return self.noise.loglike(Y[:, self.columns], self.data, self.mask, sigma)
+        theta = self.sigma_fixed if self.sigma_index is None else X[:, self.sigma_index]
+        return self.noise.loglike(Y[:, self.columns], self.data, self.mask, theta)
 
     @functools.cached_property
     def _uniform_box(self) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -235,19 +238,13 @@ def fast_logpdf(parameters: Parameters, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _default_noise_prior(values: np.ndarray) -> Distribution:
-    """Half-normal with the spread of the observations as scale (weakly informative)."""
-    v = values[np.isfinite(values)]
-    scale = float(np.std(v)) if v.size > 1 else 0.0
-    if not scale > 0:
-        scale = float(np.mean(np.abs(v))) if v.size else 0.0
-    if not scale > 0:
-        scale = 1.0
-    return TruncatedNormal(0.0, scale, low=0.0)
-
-
 def build_problem(model: Any, prior: Any, data: Any, noise: Any) -> Problem:
-    """Validate the public arguments of :func:`calibrate` and assemble the problem."""
+    """Validate the public arguments of :func:`calibrate` and assemble the problem.
+
+    Everything is checked here, before any model run: the model, the prior,
+    the data against the model's outputs and against the likelihood (counts,
+    positivity), and the noise parameters (see ``_noise_setup``).
+    """
     check_model(model, _FUNC)
     if not isinstance(prior, Parameters):
         raise InvalidParameterError(
@@ -255,8 +252,9 @@ def build_problem(model: Any, prior: Any, data: Any, noise: Any) -> Problem:
             f"{type(prior).__name__} instead.")
     if not isinstance(noise, NoiseModel):
         raise InvalidParameterError(
-            f"The 'noise' parameter of calibrate must be uqkit.Gaussian(...) or "
-            f"uqkit.StudentT(...). Got {noise!r:.80} instead.")
+            "The 'noise' parameter of calibrate must be a likelihood: uqkit.Gaussian(...), "
+            "uqkit.StudentT(...), uqkit.LogGaussian(...), uqkit.Poisson(), "
+            f"uqkit.NegativeBinomial(...) or uqkit.Likelihood(...). Got {noise!r:.80} instead.")
     inputs = tuple(model.inputs)
     outputs = tuple(model.outputs)
     missing = [n for n in inputs if n not in prior.names]
@@ -267,77 +265,37 @@ def build_problem(model: Any, prior: Any, data: Any, noise: Any) -> Problem:
     columns, obs = parse_data(data, outputs)
     mask = ~np.isnan(obs)
     col_names = [outputs[c] for c in columns]
-    groups = output_groups(col_names)
-    if noise.infers_sigma:
-        if len(groups) == 1:
-            names_by_group = {g: "sigma" for g in groups}
-        else:
-            names_by_group = {g: f"sigma_{g}" for g in groups}
-        noise_names = tuple(dict.fromkeys(names_by_group.values()))
-        extra = [n for n in prior.names if n not in inputs and n not in noise_names]
-    else:
-        names_by_group = {}
-        noise_names = ()
-        extra = [n for n in prior.names if n not in inputs]
+    setup = noise_setup(noise, prior, inputs, col_names, obs, mask)
+    noise_names = setup.names
+    extra = [n for n in prior.names if n not in inputs and n not in noise_names]
     if extra:
-        expected = ("the model inputs" + (f" and the noise levels {list(noise_names)}"
+        expected = ("the model inputs" + (f" and the noise parameters {list(noise_names)}"
                                           if noise_names else ""))
         raise InvalidParameterError(
             f"The 'prior' parameter of calibrate must only name {expected}. Got unknown "
             f"parameters {extra} instead.")
     dists: dict[str, Any] = dict(prior.items())
-    user_prior = noise.prior
-    for g, name in names_by_group.items():
-        if name in dists:
-            continue
-        if isinstance(user_prior, Mapping):
-            d = user_prior.get(name, user_prior.get(g))
-        else:
-            d = user_prior
-        if d is None:
-            d = _default_noise_prior(obs[:, groups[g]])
-        d = as_distribution(d, name=name)
-        if d.support[0] < 0:
-            raise InvalidParameterError(
-                f"The prior of the noise level {name!r} must have non-negative support. Got "
-                f"{d!r} instead.")
-        dists[name] = d
+    for name in noise_names:
+        if name not in dists:
+            dists[name] = setup.distributions[name]
     parameters = Parameters(dists)
     names = parameters.names
     model_index = np.array([names.index(n) for n in inputs])
     sigma_fixed = sigma_index = None
     k = len(columns)
-    if noise.infers_sigma:
-        sigma_index = np.empty(k, dtype=int)
-        for g, idx in groups.items():
-            sigma_index[idx] = names.index(names_by_group[g])
-    else:
-        s = noise.sigma
-        if isinstance(s, float):
-            sigma_fixed = np.full(k, s)
-        elif isinstance(s, dict):
-            unknown = [key for key in s if key not in col_names and key not in groups]
-            if unknown:
-                raise InvalidParameterError(
-                    f"The 'sigma' of {type(noise).__name__} names outputs that are not observed: "
-                    f"{unknown}. Observed: {col_names}.")
-            sigma_fixed = np.full(k, np.nan)
-            for key, v in s.items():
-                sigma_fixed[groups[key] if key in groups else [col_names.index(key)]] = v
-            if np.any(np.isnan(sigma_fixed)):
-                lacking = [col_names[i] for i in np.flatnonzero(np.isnan(sigma_fixed))]
-                raise InvalidParameterError(
-                    f"The 'sigma' of {type(noise).__name__} must give a noise level for every "
-                    f"observed output. Got none for {lacking}.")
-        else:
-            if len(s) == k:
-                sigma_fixed = np.asarray(s, float)
-            elif len(s) == len(outputs):
-                sigma_fixed = np.asarray(s, float)[columns]
-            else:
-                raise InvalidParameterError(
-                    f"The 'sigma' of {type(noise).__name__} must have one value per observed "
-                    f"output ({k}) or per model output ({len(outputs)}). Got {len(s)} values.")
+    if setup.column_names is not None:
+        sigma_index = np.array([names.index(n) for n in setup.column_names])
+    elif noise_names:  # a user likelihood: its parameters, in its order
+        sigma_index = np.array([names.index(n) for n in noise_names])
+    elif setup.fixed is not None:
+        sigma_fixed = setup.fixed
+        if len(sigma_fixed) == len(outputs) and len(sigma_fixed) != k:
+            sigma_fixed = sigma_fixed[columns]
+        elif len(sigma_fixed) != k:
+            raise InvalidParameterError(
+                f"The '{noise._param}' of {type(noise).__name__} must have one value per observed "
+                f"output ({k}) or per model output ({len(outputs)}). Got {len(sigma_fixed)} "
+                "values.")
     return Problem(model=model, parameters=parameters, model_index=model_index,
                    columns=np.asarray(columns), data=obs, mask=mask, noise=noise,
                    sigma_fixed=sigma_fixed, sigma_index=sigma_index, noise_names=noise_names)

@@ -40,6 +40,13 @@ def _status(post: Any) -> str:
         parts.append("<div class='uqkit-warn'><b>Not converged</b>: stopped by "
                      f"{html.escape(post.stop_reason)}. Treat the estimates with care; "
                      "run longer (larger budget).</div>")
+    if getattr(post, "cut_off", False):
+        parts.append(f"<div class='uqkit-warn'><b>Cut off where the model fails</b>: "
+                     f"{post.n_failed} model runs failed, some inside the posterior's bulk; "
+                     "the samples are the posterior restricted to where the model runs.</div>")
+    elif getattr(post, "n_failed", 0):
+        parts.append(f"<div class='uqkit-ok'>{post.n_failed} model runs failed: rejected "
+                     "proposals away from the posterior's bulk.</div>")
     return "".join(parts)
 
 

@@ -95,6 +95,8 @@ class RunResult:
     move_probabilities: np.ndarray
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     resumed_at: int | None = None
+    n_failed: int = 0                       # failed full-model runs (rejected proposals)
+    failed_points: np.ndarray | None = None  # the most recent failed proposals
 
 
 def diagnose(kept: np.ndarray, names=None) -> dict[str, Any]:
@@ -445,7 +447,8 @@ class Driver:
             n_evaluations=self.full.n_evaluations,
             n_surrogate_evaluations=self.surr.n_evaluations if self.surr is not None else 0,
             subchain_length=self.L, move_probabilities=self.kernel.probs.copy(),
-            snapshots=dict(self.snapshots), resumed_at=self.resumed_at)
+            snapshots=dict(self.snapshots), resumed_at=self.resumed_at,
+            n_failed=self.full.n_failed, failed_points=self.full.failed_points)
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, done: bool = False) -> None:
@@ -463,7 +466,7 @@ class Driver:
                 "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
                 "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
                 "next_check": self.next_check, "passes": self.passes, "done": bool(done),
-                "stop_reason": "converged" if done else ""}
+                "stop_reason": "converged" if done else "", "n_failed": self.full.n_failed}
         self.store.save_checkpoint(self.name, {k: np.asarray(v, dtype=float)
                                                for k, v in arrays.items()}, meta)
 
@@ -499,6 +502,7 @@ class Driver:
         self.kernel = Kernel.from_arrays(arrays)
         self.t = t
         self.full.n_evaluations = int(meta["n_eval"])
+        self.full.n_failed = int(meta.get("n_failed", 0))
         if self.surr is not None:
             self.surr.n_evaluations = int(meta["n_surr"])
         self.rng.bit_generator.state = json.loads(meta["rng"])

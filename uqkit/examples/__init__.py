@@ -3,7 +3,8 @@
 from ._analytic import Example, Reference, borehole, ishigami, sobol_g
 from ._cardiac import cardiac_cable
 from ._epidemic import sir
+from ._influenza import CalibrationExample, influenza
 from ._neuron import hodgkin_huxley
 
 __all__ = ["Example", "Reference", "ishigami", "sobol_g", "borehole", "cardiac_cable",
-           "hodgkin_huxley", "sir"]
+           "hodgkin_huxley", "sir", "influenza", "CalibrationExample"]

@@ -83,8 +83,12 @@ class _Job:
     """One ``evaluate`` call: deduplicate, look up, claim, schedule, record."""
 
     def __init__(self, runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray, *,
-                 breaker: Breaker | None = None) -> None:
+                 breaker: Breaker | None = None, on_failure: str | None = None,
+                 max_failures: int | None = None) -> None:
         self.runner = runner
+        # per-call overrides of the runner's failure policy and circuit-breaker threshold
+        self.on_failure = on_failure or runner.on_failure
+        self.max_failures = max_failures or runner.max_consecutive_failures
         self.model = model
         self.store: Store | None = runner.store
         self.name = str(getattr(model, "name", None) or type(model).__name__)
@@ -130,7 +134,7 @@ class _Job:
         self.new = np.zeros(u, dtype=bool)
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         self.breaker = breaker if breaker is not None else Breaker(
-            runner.max_consecutive_failures, runner.max_failure_rate)
+            self.max_failures, runner.max_failure_rate)
         self.stop_error: ModelEvaluationError | None = None
         self.in_flight: dict[cf.Future, _Task] = {}
         self.bar = None
@@ -429,7 +433,7 @@ class _Job:
         bad = rows[~finite]
         for u in bad:
             self.uerrors[u] = "nonfinite: the model returned NaN or infinite outputs"
-        if self.runner.on_failure == "raise" and self.stop_error is None:
+        if self.on_failure == "raise" and self.stop_error is None:
             u = int(bad[0])
             self.stop_error = ModelEvaluationError(
                 f"Model {self.name!r} returned non-finite outputs on row {int(self.uniq[u])} "
@@ -482,7 +486,7 @@ class _Job:
         _, kind, etype, message, tb, details, retryable, duration, host, pid = res
         rows = task.rows
         runner = self.runner
-        if len(rows) > 1 and runner.on_failure != "raise":
+        if len(rows) > 1 and self.on_failure != "raise":
             # a failed vectorized batch: bisect to isolate the failing rows
             if self.store is not None:
                 self.store.put_failure(self.ident["id"], self.ukeys(rows),
@@ -517,7 +521,7 @@ class _Job:
             self.uerrors[u] = text
         if self.bar is not None:
             self.bar.update(len(rows))
-        if runner.on_failure == "raise" and self.stop_error is None:
+        if self.on_failure == "raise" and self.stop_error is None:
             u = int(rows[0])
             where = f" Traceback and details are in the failures table of {self.store.path}." \
                 if self.store is not None else ""
@@ -551,7 +555,7 @@ class _Job:
         last = self.uerrors[int(failed[-1])] if len(failed) else ""
         self.stop_error = ModelEvaluationError(
             f"Circuit breaker: {why} of model {self.name!r} failed "
-            f"(max_consecutive_failures={runner.max_consecutive_failures}, "
+            f"(max_consecutive_failures={self.max_failures}, "
             f"max_failure_rate={runner.max_failure_rate:g}); stopping the study. "
             f"Last error: {last}. Completed results are stored; fix the model and rerun "
             "(the Runner's circuit-breaker rule is in its docstring).",
@@ -628,7 +632,8 @@ def _ok_status(n: int) -> np.ndarray:
     return base.copy()
 
 
-def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
+def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray, on_failure: str | None = None,
+                   max_failures: int | None = None) -> Evaluations:
     """One in-process call of a vectorized model, no store: the common MCMC-step case.
 
     The same semantics as :class:`_Job` (identical rows evaluated once, the same
@@ -669,7 +674,7 @@ def _fast_evaluate(runner: Runner, model: Any, X: np.ndarray) -> Evaluations:
                     keys=None, n_new=u, n_cached=n - u, n_attempts=u,
                     inputs=tuple(model.inputs), outputs=tuple(model.outputs),
                     model_name=str(getattr(model, "name", None) or type(model).__name__))
-    job = _Job(runner, model, X, invalid)
+    job = _Job(runner, model, X, invalid, on_failure=on_failure, max_failures=max_failures)
     queue: deque = deque()
     try:
         job._handle(_Task(np.arange(u)), res, queue)

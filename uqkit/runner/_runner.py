@@ -160,7 +160,8 @@ class Runner:
 
     # -- evaluation ----------------------------------------------------------------------------
     def evaluate(self, model: Any, X: Any, *, parameters: Any = None,
-                 on_invalid: str = "raise") -> Evaluations:
+                 on_invalid: str = "raise", on_failure: str | None = None,
+                 max_consecutive_failures: int | None = None) -> Evaluations:
         """Evaluate ``model`` on the rows of ``X``.
 
         Parameters
@@ -173,6 +174,13 @@ class Runner:
             If given, rows outside the support are rejected (``on_invalid="raise"``)
             or marked ``"invalid"`` and not evaluated (``on_invalid="mark"``).
         on_invalid : {"raise", "mark"}
+        on_failure : {"raise", "skip", "nan"}, optional
+            This call's failure policy instead of the runner's (a sampler
+            passes ``"skip"``: a failed run at a proposal is a rejection).
+        max_consecutive_failures : int, optional
+            This call's circuit-breaker threshold instead of the runner's (a
+            sampler's batch of proposals may fail as a whole without the model
+            being broken; the sampler then applies its own rule).
 
         Returns
         -------
@@ -201,19 +209,28 @@ class Runner:
             check_model(model, "Runner.evaluate")
             self._checked_model = model
         check_choice("Runner.evaluate", "on_invalid", on_invalid, ("raise", "mark"))
+        if on_failure is not None:
+            check_choice("Runner.evaluate", "on_failure", on_failure, _POLICIES)
+        if max_consecutive_failures is not None and not (
+                type(max_consecutive_failures) is int and max_consecutive_failures >= 1):
+            max_consecutive_failures = check_int(  # (the plain-int case skips ~5 us of checks)
+                "Runner.evaluate", "max_consecutive_failures", max_consecutive_failures,
+                minimum=1)
         X = _input_array(model, X)
         n = X.shape[0]
         if (parameters is None and n <= _FAST_MAX_ROWS and self.store is None
                 and self._executor_arg is None and self.progress is not True
                 and getattr(model, "vectorized", False)
                 and (self.batch_size is None or self.batch_size >= n)):
-            return _fast_evaluate(self, model, X)
+            return _fast_evaluate(self, model, X, on_failure, max_consecutive_failures)
         invalid = np.zeros(n, dtype=bool)
         if parameters is not None:
             invalid = _outside_support(model, parameters, X, on_invalid)
         if self.store is not None and n > STREAM_ROWS:
-            return evaluate_streamed(self, model, X, invalid)
-        job = _Job(self, model, X, invalid)
+            return evaluate_streamed(self, model, X, invalid, on_failure=on_failure,
+                                     max_failures=max_consecutive_failures)
+        job = _Job(self, model, X, invalid, on_failure=on_failure,
+                   max_failures=max_consecutive_failures)
         return job.run()
 
 

@@ -36,9 +36,14 @@ _SORTED = np.sort(np.array(["ok", "nonfinite", "failed", "pending", "invalid",
 _OK = int(np.searchsorted(_SORTED, "ok"))
 
 
-def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray,
-                      invalid: np.ndarray) -> Evaluations:
-    """:meth:`uqkit.Runner.evaluate` with a store, chunk by chunk (same results)."""
+def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray, invalid: np.ndarray, *,
+                      on_failure: str | None = None,
+                      max_failures: int | None = None) -> Evaluations:
+    """:meth:`uqkit.Runner.evaluate` with a store, chunk by chunk (same results).
+
+    ``on_failure`` and ``max_failures`` are the per-call overrides of
+    :meth:`uqkit.Runner.evaluate`.
+    """
     n = X.shape[0]
     rep, uniq = _dedupe_rows(X, invalid)
     u, m = len(uniq), len(model.outputs)
@@ -46,11 +51,11 @@ def evaluate_streamed(runner: Runner, model: Any, X: np.ndarray,
     ucode = np.full(u, _OK, dtype=np.uint8)
     uerrors: dict[int, str] = {}
     n_new = n_attempts = 0
-    breaker = Breaker(runner.max_consecutive_failures, runner.max_failure_rate)
+    breaker = Breaker(max_failures or runner.max_consecutive_failures, runner.max_failure_rate)
     for start in range(0, u, STREAM_ROWS):
         rows = uniq[start:start + STREAM_ROWS]
         ev = _Job(runner, model, X[rows], np.zeros(len(rows), dtype=bool),
-                  breaker=breaker).run()
+                  breaker=breaker, on_failure=on_failure, max_failures=max_failures).run()
         at = slice(start, start + len(rows))
         uY[at] = ev.Y
         if not ev.ok.all() or (ev.status != "ok").any():
