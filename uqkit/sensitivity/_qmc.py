@@ -11,8 +11,9 @@ The direction numbers are Joe & Kuo's (2008). They are read from scipy's private
 ``_initialize_v``, a table look-up. If that function is missing or returns something
 unexpected, they are recovered from the public unscrambled ``scipy.stats.qmc.Sobol``
 instead, which costs a fast-forward over the design's points: in its Gray-code
-order, points ``2^b - 1`` and ``2^b`` differ by exactly direction number ``b``, so both routes give the same numbers and therefore the
-same design for the same seed, which keeps a study's cache valid across SciPy versions.
+order, points ``2^b - 1`` and ``2^b`` differ by exactly direction number ``b``. Both
+routes give the same numbers and therefore the same design for the same seed, which
+keeps a study's cache valid across SciPy versions.
 
 References
 ----------
