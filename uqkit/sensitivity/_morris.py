@@ -138,6 +138,23 @@ def _trajectories(r: int, d: int, levels: int, rng: np.random.Generator):
     return points, order, signed
 
 
+def _quantile_span(parameters: Any, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the grid ``[0, 1]`` lies in each input's quantiles: ``low + span * grid``.
+
+    A bounded side keeps the quantile 0 or 1, so a uniform input gets the classical
+    grid ``{0, 1/(p-1), ..., 1}`` and a step of ``p / (2 (p - 1))`` of its range
+    (Morris 1991; as SALib). An unbounded side, whose quantile 0 or 1 is infinite,
+    is cut at ``1 / (2 p)`` from the end.
+    """
+    d = parameters.dim
+    with np.errstate(all="ignore"):
+        ends = parameters._ppf(np.vstack([np.zeros(d), np.ones(d)]))
+    cut = 1.0 / (2 * levels)
+    low = np.where(np.isfinite(ends[0]), 0.0, cut)
+    high = np.where(np.isfinite(ends[1]), 1.0, 1.0 - cut)
+    return low, high - low
+
+
 def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
            confidence: float = 0.95, n_resamples: int = 1000, rng: Any = None,
            runner: Any = None) -> MorrisResult:
@@ -148,12 +165,15 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
     model : Model
     parameters : Parameters
         Any marginals: the ``levels``-point grid is placed at the quantiles
-        ``(j + 1/2) / levels`` of each input, so unbounded inputs work.
+        ``j / (levels - 1)`` of each input, with an unbounded side cut at the
+        quantile ``1 / (2 levels)`` from its end, so unbounded inputs work.
     n_trajectories : int
         Number of one-at-a-time trajectories (>= 2); the cost is
         ``n_trajectories * (d + 1)`` runs.
     levels : int
-        Grid levels, even and >= 2 (the step is ``levels / (2 (levels - 1))`` grid units).
+        Grid levels, even and >= 2. The step is ``levels / (2 (levels - 1))`` of the
+        grid (Morris 1991; Campolongo et al. 2007): 2/3 of a uniform input's range
+        at 4 levels.
     confidence : float
         Level of the bootstrap interval of ``mu_star``.
     n_resamples : int
@@ -208,8 +228,8 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
     design_rng, boot_rng = rng.spawn(2)
     d = parameters.dim
     points, order, signed = _trajectories(r, d, levels, design_rng)
-    unit_step = (levels - 1) / levels  # grid unit -> quantile
-    U = (points * (levels - 1) + 0.5) / levels
+    low, span = _quantile_span(parameters, levels)
+    U = low + span * points  # grid [0, 1] -> quantiles, per input
     X = parameters._ppf(U.reshape(r * (d + 1), d))
     ev = evaluate(model, X, runner)
     outputs = tuple(model.outputs)
@@ -223,7 +243,8 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
         raise ModelEvaluationError(f"morris: only {int(good.sum())} complete trajectories; "
                                    "at least 2 are needed.")
     dy = np.diff(Y[good], axis=1)  # (r', d, m) in the order of the moves
-    ee_ordered = dy / (signed[good] * unit_step)[:, :, None]
+    ee_ordered = dy / (signed[good] * np.take_along_axis(
+        np.broadcast_to(span, order.shape), order, axis=1)[good])[:, :, None]
     ee = np.empty_like(ee_ordered)
     np.put_along_axis(ee, order[good][:, :, None], ee_ordered, axis=1)  # by factor
     idx = pd.Index(parameters.names, name="input")
@@ -248,4 +269,5 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
         info={"seed": seed, "n_trajectories_used": int(good.sum()),
               "n_dropped_trajectories": int((~good).sum()), "n_new": int(ev.n_new),
               "n_cached": int(ev.n_cached), "design": "Morris (1991) trajectories, "
-              "levels at quantiles (j + 1/2) / levels", "uqkit_version": __version__})
+              "levels at quantiles j / (levels - 1), unbounded sides cut at 1 / (2 levels)",
+              "uqkit_version": __version__})
