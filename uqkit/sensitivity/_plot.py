@@ -26,8 +26,13 @@ def _axes(ax: Any, figsize=(6.4, 3.6)):
     return ax
 
 
-def plot_sobol(res: Any, output: Any = None, *, ax: Any = None):
-    """Bars with intervals for a scalar output; indices over the index for a vector."""
+def plot_sobol(res: Any, output: Any = None, *, ax: Any = None, x: Any = None,
+               xlabel: str | None = None):
+    """Bars with intervals for a scalar output; indices over the series for a vector.
+
+    ``x`` and ``xlabel`` give a series' axis (e.g. times in ms); by default the
+    result's ``info["axes"][group]`` if the analysis recorded one, else the position.
+    """
     groups = output_groups(list(res.first.columns))
     if output is None:
         vec = [g for g, c in groups.items() if len(c) > 1]
@@ -35,7 +40,13 @@ def plot_sobol(res: Any, output: Any = None, *, ax: Any = None):
     if output in res.first.columns:
         return _bars(res, output, ax)
     if output in groups:
-        return _lines(res, [res.first.columns[j] for j in groups[output]], output, ax)
+        columns = [res.first.columns[j] for j in groups[output]]
+        axis = (res.info.get("axes") or {}).get(output) or {}
+        if x is None:
+            x, xlabel = axis.get("values"), xlabel or axis.get("label")
+        if x is None or len(x) != len(columns):
+            x, xlabel = np.arange(len(columns)), xlabel or f"{output} index"
+        return _lines(res, columns, output, np.asarray(x, dtype=float), xlabel, ax)
     raise InvalidParameterError(
         f"The 'output' parameter of SobolResult.plot must be an output or a vector-output "
         f"group ({list(groups)}). Got {output!r} instead.")
@@ -50,7 +61,7 @@ def _err(values, ci, output):
 
 
 def _bars(res, output, ax):
-    ax = _axes(ax)
+    ax = _axes(ax, figsize=(5.6, 3.2))
     names = [str(i) for i in res.first.index]
     x = np.arange(len(names))
     w = 0.38
@@ -63,30 +74,62 @@ def _bars(res, output, ax):
     ax.set_ylabel("Sobol' index")
     ax.set_title(f"{output}" + (f" ({res.confidence:.0%} intervals)" if res.confidence else ""))
     ax.axhline(0, color="k", lw=0.5)
+    _keep_unit_range(ax, np.concatenate([s1, st]), np.concatenate([x - w / 2, x + w / 2]))
     ax.legend(frameon=False)
     return ax
 
 
-def _lines(res, columns, group, ax):
+def _keep_unit_range(ax, values, x=None) -> None:
+    """Keep the y-axis on [0, 1] (a little margin) and mark values outside it."""
+    ax.set_ylim(-0.05, 1.08)
+    if x is None:
+        return
+    values = np.asarray(values, dtype=float)
+    xs = np.asarray(x, dtype=float)
+    for mask, y, marker in ((values > 1.0 + 1e-9, 1.04, "^"), (values < -0.05, -0.03, "v")):
+        if mask.any():
+            ax.plot(xs[mask], np.full(mask.sum(), y), marker, color="crimson", ms=6,
+                    ls="none", label="outside [0, 1]" if marker == "^" else None)
+
+
+def _lines(res, columns, group, t, xlabel, ax):
     import matplotlib.pyplot as plt
 
-    ax = _axes(ax, figsize=(7.2, 4.0))
-    t = np.arange(len(columns))
+    ax = _axes(ax, figsize=(7.2, 3.8))
     colors = plt.get_cmap("tab10" if len(res.first.index) <= 10 else "tab20")
+    outside = np.zeros(len(columns), dtype=bool)
+    flagged = np.zeros(len(columns), dtype=bool)
     for k, name in enumerate(res.first.index):
         c = colors(k % colors.N)
-        ax.plot(t, res.first.loc[name, columns].to_numpy(), color=c, label=f"{name} first")
-        ax.plot(t, res.total.loc[name, columns].to_numpy(), color=c, ls="--",
-                label=f"{name} total")
+        s1 = res.first.loc[name, columns].to_numpy(dtype=float)
+        st = res.total.loc[name, columns].to_numpy(dtype=float)
+        ax.plot(t, np.clip(s1, -0.05, 1.08), color=c, label=f"{name}")
+        ax.plot(t, np.clip(st, -0.05, 1.08), color=c, ls="--")
+        outside |= (s1 > 1 + 1e-9) | (st > 1 + 1e-9) | (s1 < -0.05) | (st < -0.05)
         for ci in (res.first_ci, res.total_ci):
             if ci is not None:
-                ax.fill_between(t, ci["low"].loc[name, columns].to_numpy(dtype=float),
-                                ci["high"].loc[name, columns].to_numpy(dtype=float),
-                                color=c, alpha=0.15, lw=0)
-    ax.set_xlabel(f"{group} index")
+                ax.fill_between(t, np.clip(ci["low"].loc[name, columns].to_numpy(dtype=float),
+                                           0, 1),
+                                np.clip(ci["high"].loc[name, columns].to_numpy(dtype=float),
+                                        0, 1),
+                                color=c, alpha=0.12, lw=0)
+        if res.unreliable is not None:
+            flagged |= res.unreliable.loc[name, columns].to_numpy(dtype=bool)
+    ax.set_ylim(-0.05, 1.08)
+    undefined = np.isnan(res.total[columns].to_numpy(dtype=float)).all(axis=0)
+    if undefined.any():
+        ax.plot(t[undefined], np.zeros(undefined.sum()), "x", color="0.4", ls="none",
+                label="undefined (no variance)")
+    if (flagged & ~undefined).any():
+        ax.plot(t[flagged & ~undefined], np.full((flagged & ~undefined).sum(), 1.02), "o",
+                mfc="none", color="0.3", ls="none", label="unreliable (interval > [0, 1])")
+    if (outside & ~undefined).any():
+        ax.plot(t[outside & ~undefined], np.full((outside & ~undefined).sum(), 1.06), "^",
+                color="crimson", ls="none", label="estimate outside [0, 1]")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Sobol' index")
-    ax.set_title(f"{group}: first (solid) and total (dashed) indices")
-    ax.legend(frameon=False, fontsize="small", ncol=2)
+    ax.set_title(f"{group}: first (solid) and total (dashed) order")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
@@ -114,9 +157,6 @@ def _variance_shares(res) -> pd.DataFrame:
 
 def report_sobol(res, title: str) -> str:
     """The HTML document of :meth:`SobolResult.report`."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     info = dict(res.info)

@@ -25,7 +25,7 @@ from uqkit._version import __version__
 from uqkit.distributions import LogNormal, Normal, Uniform
 from uqkit.models import model_identity, output_groups
 
-from ._common import check_problem, evaluate, failure_mask
+from ._common import check_problem, evaluate, failure_mask, series_axes
 from ._estimators import ESTIMATORS, N_GROUPS, SECOND_ORDER_REFERENCE, estimate
 from ._qmc import sobol_engine
 from ._results import SobolResult
@@ -306,6 +306,7 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
                              "max_evaluations": max_evaluations if target_width else None,
                              "history": history, "n_new": n_new, "n_cached": n_cached,
                              "seed": seed, "design_fingerprint": fingerprint,
+                             "axes": series_axes(model),
                              "study": study, "n_resamples": n_resamples,
                              "sampling": sampling})
 
