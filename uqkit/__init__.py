@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     # polynomial chaos
     "fit_pce": "uqkit.pce",
     "PolynomialChaos": "uqkit.pce",
+    "PoorSurrogateWarning": "uqkit.pce",
     # calibration
     "calibrate": "uqkit.calibration",
     "Posterior": "uqkit.calibration",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -401,16 +402,23 @@ def execute(prep: Prepared, runner: Any, *, log: Callable[[str], None] = lambda 
     if "pce" in a:
         s = a["pce"]
         log(f"pce: n={s['n']}")
-        pce = uqkit.fit_pce(model, params, n=s["n"], degree=s["degree"], method=s["method"],
-                            rng=seed, runner=runner)
-        results.append(pce)
-        if s["validation"]:
-            Xv = params.sample(s["validation"], method="random", rng=seed + 7919)
-            ev = runner.evaluate(model, Xv)
-            val = pce.validate(Xv[ev.ok], ev.Y[ev.ok])
-            val.attrs["title"] = (f"PCE validation on {int(ev.ok.sum())} independent points "
-                                  f"(seed {seed + 7919})")
-            results.append(val)
+        with warnings.catch_warnings(record=True) as caught:  # the report shows the verdict
+            warnings.simplefilter("always", uqkit.PoorSurrogateWarning)
+            pce = uqkit.fit_pce(model, params, n=s["n"], degree=s["degree"],
+                                method=s["method"], rng=seed, runner=runner)
+            results.append(pce)
+            if s["validation"]:
+                Xv = params.sample(s["validation"], method="random", rng=seed + 7919)
+                ev = runner.evaluate(model, Xv)
+                val = pce.validate(Xv[ev.ok], ev.Y[ev.ok])
+                val.attrs["title"] = (f"PCE validation on {int(ev.ok.sum())} independent "
+                                      f"points (seed {seed + 7919})")
+                results.append(val)
+        for w in caught:
+            if issubclass(w.category, uqkit.PoorSurrogateWarning):
+                log(f"warning: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if "calibrate" in a:
         s = a["calibrate"]
         log("calibrate: sampling the posterior")
