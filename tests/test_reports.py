@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -54,7 +55,7 @@ class _Tables(HTMLParser):
             v = attrs.get(key) or ""
             if v and not v.startswith(("data:", "#")):
                 self.external.append(v)
-        if tag == "h3":
+        if tag in ("h2", "h3", "summary"):  # a table's name: its heading or <details> summary
             self._in, self._buf = "h3", ""
         elif tag == "table":
             self._cur = {"name": self._h3, "header": [], "rows": []}
@@ -65,8 +66,8 @@ class _Tables(HTMLParser):
             self._cell_value = attrs.get("data-value")
 
     def handle_endtag(self, tag):
-        if tag == "h3" and self._in == "h3":
-            self._h3, self._in = self._buf, None
+        if tag in ("h2", "h3", "summary") and self._in == "h3":
+            self._h3, self._in = re.sub(r" \(\d+ rows\)$", "", self._buf), None
         elif tag in ("td", "th") and self._row is not None:
             self._row.append((tag, self._buf, self._cell_value))
             self._in = None
@@ -107,7 +108,7 @@ def cell(table, row_label, column) -> float:
             assert value is not None, (row_label, column, text)
             v = float(value)
             shown = "-" if math.isnan(v) else (
-                str(int(v)) if text.lstrip("-").isdigit() else f"{v:.4g}")
+                str(int(v)) if text.lstrip("-").isdigit() and v.is_integer() else f"{v:.4g}")
             assert text == shown, (row_label, column, text, v)
             return v
     raise AssertionError(f"no row {row_label!r} in {table['name']!r}")
@@ -154,18 +155,18 @@ def study(tmp_path_factory):
 def test_html_tables_hold_the_result_values(study):
     tables = parse(study["path"]).tables
     sob, pce, mor = study["sob"], study["pce"], study["mor"]
-    t = named(tables, "Indices of y")
+    t = named(tables, "Indices of the scalar outputs")
     for name in sob.first.index:
-        assert cell(t, name, "first") == sob.first.loc[name, "y"]
-        assert cell(t, name, "total") == sob.total.loc[name, "y"]
-        assert cell(t, name, "first low") == sob.first_ci["low"].loc[name, "y"]
-        assert cell(t, name, "total high") == sob.total_ci["high"].loc[name, "y"]
+        assert cell(t, f"y / {name}", "first") == sob.first.loc[name, "y"]
+        assert cell(t, f"y / {name}", "total") == sob.total.loc[name, "y"]
+        assert cell(t, f"y / {name}", "first low") == sob.first_ci["low"].loc[name, "y"]
+        assert cell(t, f"y / {name}", "total high") == sob.total_ci["high"].loc[name, "y"]
     mv = named(tables, "Output mean and variance")
     assert cell(mv, "y", "variance") == sob.variance["y"]
-    t = named(tables, "Moments and validation error (corrected leave-one-out)")
+    t = named(tables, "Moments and leave-one-out Q2 of every output")
     assert cell(t, "y", "mean") == pce.mean["y"]
     assert cell(t, "y", "std") == pce.std["y"]
-    assert cell(t, "y", "LOO error") == pce.loo_error["y"]
+    assert cell(t, "y", "LOO Q2") == 1 - pce.loo_error["y"]
     t = named(tables, "Elementary effects")
     for name in mor.mu_star.index:
         assert cell(t, f"{name} / y", "mu_star") == mor.mu_star.loc[name, "y"]
@@ -175,7 +176,7 @@ def test_html_tables_hold_the_result_values(study):
         assert cell(t, name, "mean") == dist.mean
         assert cell(t, name, "std") == dist.std
     # series: one row per time point, columns (order / input)
-    t = named(tables, "Indices of V per time point")
+    t = named(tables, "Indices of V at each point of the series")
     ssob = study["ssob"]
     for k in range(4):
         assert cell(t, f"V[{k}]", "first / a") == ssob.first.loc["a", f"V[{k}]"]
@@ -222,16 +223,17 @@ def test_json_beside_the_html_has_the_same_numbers(study):
     figs = [b for s in doc["sections"] for b in s["blocks"] if b["type"] == "figure"]
     assert figs and all("png" not in b for b in figs)
     sob, pce = study["sob"], study["pce"]
-    t = json_table(doc, "Indices of y")
+    t = json_table(doc, "Indices of the scalar outputs")
     np.testing.assert_array_equal(t["first"].to_numpy(float), sob.first["y"].to_numpy())
     np.testing.assert_array_equal(t["total high"].to_numpy(float),
                                   sob.total_ci["high"]["y"].to_numpy())
-    t = json_table(doc, "Moments and validation error (corrected leave-one-out)")
-    assert t.loc["y", "mean"] == pce.mean["y"] and t.loc["y", "LOO error"] == pce.loo_error["y"]
+    t = json_table(doc, "Moments and leave-one-out Q2 of every output")
+    assert t.loc["y", "mean"] == pce.mean["y"] and t.loc["y", "LOO Q2"] == 1 - pce.loo_error["y"]
     # every HTML table is in the JSON with the same exact values
     tables = parse(study["path"]).tables
     for ht in tables:
-        if ht["name"] is None:  # the versions table (in the JSON as "versions")
+        if ht["name"] in (None, "Versions of Python, uqkit and its dependencies"):
+            # the versions table is in the JSON as "versions"
             continue
         jt = json_table(doc, ht["name"])
         values = [float(v) for row in ht["rows"] for _, _, v in row if v is not None]
@@ -297,7 +299,7 @@ def test_posterior_section_has_summary_verdict_and_figures(tmp_path, converged):
     t = named(tables, "Posterior summary")
     assert cell(t, "a<b>", "r_hat") == post.r_hat["a<b>"]
     assert cell(t, "k", "mean") == post.samples["k"].mean()
-    assert cell(named(tables, "Posterior predictive vs data"), "y", "observed") == 1.1
+    assert cell(named(tables, "Posterior predictive against the data"), "y", "observed") == 1.1
     if converged:
         assert "uqkit-verdict uqkit-ok" in text and "PASS: converged" in text
     else:
@@ -305,7 +307,7 @@ def test_posterior_section_has_summary_verdict_and_figures(tmp_path, converged):
         assert "max R-hat 1.2000" in text
     # a figure that fails is replaced by a note saying why (escaped), never dropped silently
     assert "could not be drawn: RuntimeError: no trace &lt;here&gt;" in text
-    assert text.count("data:image/png;base64,") == 2  # pair and predictive
+    assert text.count("data:image/png;base64,") == 3  # marginals, predictive and pair
 
 
 def test_real_posterior_when_calibration_is_available(tmp_path):

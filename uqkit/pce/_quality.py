@@ -9,7 +9,8 @@ import numpy as np
 
 from uqkit._errors import UQKitWarning
 
-__all__ = ["PoorSurrogateWarning", "Q2_THRESHOLD", "describe", "poor_outputs", "warn_poor"]
+__all__ = ["PoorSurrogateWarning", "Q2_THRESHOLD", "describe", "judged", "poor_outputs",
+           "warn_poor"]
 
 #: An output whose coefficient of determination ``Q^2 = 1 - MSE / Var(Y)`` (leave-one-out
 #: or on independent points) is below this is flagged: its surrogate error is above
@@ -25,20 +26,24 @@ class PoorSurrogateWarning(UQKitWarning):
     """A polynomial chaos expansion predicts some outputs poorly (``Q^2`` below 0.9)."""
 
 
-def poor_outputs(outputs: Sequence[str], q2: np.ndarray, variance: np.ndarray | None = None
-                 ) -> list[str]:
-    """Outputs with ``Q^2 < Q2_THRESHOLD`` (NaN is not judged; nor are near-constant outputs)."""
+def judged(outputs: Sequence[str], variance: np.ndarray | None) -> np.ndarray:
+    """Which outputs vary enough to be judged (not negligible against their series)."""
     from uqkit.models import output_groups
 
-    q2 = np.asarray(q2, dtype=float)
-    judged = np.ones(q2.shape, dtype=bool)
+    mask = np.ones(len(outputs), dtype=bool)
     if variance is not None:
         var = np.asarray(variance, dtype=float)
         for cols in output_groups(list(outputs)).values():
             v = var[cols]
             if np.isfinite(v).any():
-                judged[cols] = v > _NEGLIGIBLE_VARIANCE * np.nanmax(v)
-    bad = judged & (q2 < Q2_THRESHOLD)
+                mask[cols] = v > _NEGLIGIBLE_VARIANCE * np.nanmax(v)
+    return mask
+
+
+def poor_outputs(outputs: Sequence[str], q2: np.ndarray, variance: np.ndarray | None = None
+                 ) -> list[str]:
+    """Outputs with ``Q^2 < Q2_THRESHOLD`` (NaN is not judged; nor are near-constant outputs)."""
+    bad = judged(outputs, variance) & (np.asarray(q2, dtype=float) < Q2_THRESHOLD)
     return [str(o) for o, flag in zip(outputs, bad) if flag]
 
 

@@ -1,0 +1,112 @@
+"""The report section of a Sobol' result: figures first, full tables collapsed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._common import Context, info_of, seeds_of, split_facts
+from ._document import Section
+
+__all__ = ["sobol_section", "top_inputs"]
+
+
+def top_inputs(total: pd.Series, k: int = 3) -> str:
+    """``"a (0.44), k (0.30), mu1 (0.22)"``: the inputs with the largest indices."""
+    top = total.dropna().sort_values(ascending=False).head(k)
+    return ", ".join(f"{name} ({value:.2f})" for name, value in top.items())
+
+
+def sobol_section(r: Any, label: str, ctx: Context) -> Section:
+    from ..models import output_groups
+    from ._figures import sobol_bars
+
+    info = info_of(r)
+    s = Section(f"Sobol' indices{label}", "sobol")
+    split_facts(s, {"method": getattr(r, "method", ""),
+                    "base samples (n)": getattr(r, "n_samples", None),
+                    "model evaluations": getattr(r, "n_evaluations", None),
+                    "failed evaluations": getattr(r, "n_failed", None),
+                    "confidence": getattr(r, "confidence", None), "seed": seeds_of(r)}, info)
+    first, total = r.first, r.total
+    groups = output_groups(list(first.columns))
+    scalars = [first.columns[c[0]] for c in groups.values() if len(c) == 1]
+    series = {g: [first.columns[j] for j in c] for g, c in groups.items() if len(c) > 1}
+    if scalars:
+        level = f" with {r.confidence:.0%} intervals" if getattr(r, "confidence", None) else ""
+        s.figure(lambda: sobol_bars(r, scalars),
+                 f"First-order (blue) and total (orange) Sobol' indices{level}.",
+                 alt="Bar charts of first and total Sobol' indices by input for "
+                     + ", ".join(map(str, scalars)))
+        for out in scalars:
+            s.finding(f"{out}: the largest total indices are {top_inputs(total[out])}.")
+    for g in series:
+        axis = ctx.axis(r, g)
+        s.figure(lambda g=g, axis=axis: r.plot(g, x=axis.get("values"),
+                                               xlabel=axis.get("label")),
+                 f"Indices of {g} along {axis.get('label', 'the series')}: first order solid, "
+                 "total dashed, bands the intervals; gaps where the output does not vary.",
+                 alt=f"Line plot of the Sobol' indices of {g} over "
+                     f"{axis.get('label', 'its index')} for each input")
+    _series_notes(s, r, series)
+    _tables(s, r, scalars, series, ctx)
+    return s
+
+
+def _series_notes(s: Section, r: Any, series: dict[str, list]) -> None:
+    agg = getattr(r, "aggregated_total", None)
+    for g in series:
+        if agg is not None and g in agg.columns:
+            s.finding(f"{g} (variance-weighted over the series): the largest total indices "
+                      f"are {top_inputs(agg[g])}.")
+    undefined = list(info_of(r).get("undefined_outputs") or [])
+    if undefined:
+        s.text(f"{len(undefined)} output(s) hardly vary (variance at most 1e-4 of the largest "
+               f"of their series): their indices are undefined and left blank ("
+               + ", ".join(map(str, undefined[:6])) + (" ..." if len(undefined) > 6 else "")
+               + ").")
+    unreliable = getattr(r, "unreliable", None)
+    if unreliable is not None and unreliable.to_numpy().any():
+        n = int(unreliable.to_numpy().sum())
+        outs = [c for c in unreliable.columns if unreliable[c].any()]
+        s.verdict(False, f"{n} index estimate(s) of {len(outs)} output(s) have intervals wider "
+                  "than the index range [0, 1] and say nothing (" + ", ".join(map(str, outs[:6]))
+                  + (" ..." if len(outs) > 6 else "") + "). More base samples narrow them.")
+
+
+def _tables(s: Section, r: Any, scalars: list, series: dict[str, list], ctx: Context) -> None:
+    first, total = r.first, r.total
+    if scalars:
+        parts = {}
+        for out in scalars:
+            table = pd.DataFrame({"first": first[out], "total": total[out]})
+            for order, ci in (("first", getattr(r, "first_ci", None)),
+                              ("total", getattr(r, "total_ci", None))):
+                if ci is not None:
+                    table[f"{order} low"] = ci["low"][out]
+                    table[f"{order} high"] = ci["high"][out]
+            parts[out] = table
+        table = pd.concat(parts, names=["output", "input"])
+        s.table("Indices of the scalar outputs", table, collapsed=True)
+    for g, names in series.items():
+        per_t = pd.concat({"first": first[names].T, "total": total[names].T}, axis=1)
+        per_t.index.name = "output"
+        axis = ctx.axis(r, g)
+        if axis.get("values") is not None and len(axis["values"]) == len(names):
+            per_t.insert(0, axis.get("label", "axis"), np.asarray(axis["values"]))
+        s.table(f"Indices of {g} at each point of the series", per_t, collapsed=True)
+    agg_f, agg_t = getattr(r, "aggregated_first", None), getattr(r, "aggregated_total", None)
+    if agg_f is not None and agg_t is not None:
+        agg = pd.concat({"first": agg_f, "total": agg_t}, axis=1)
+        agg.index.name = "input"
+        s.table("Aggregated (variance-weighted) indices of vector outputs", agg, collapsed=True)
+    second = getattr(r, "second", None)
+    if second is not None:
+        s.table("Second-order indices", second, collapsed=True)
+    mean, var = getattr(r, "mean", None), getattr(r, "variance", None)
+    if mean is not None and var is not None:
+        mv = pd.DataFrame({"mean": mean, "variance": var})
+        mv.index.name = "output"
+        s.table("Output mean and variance", mv, collapsed=True)
