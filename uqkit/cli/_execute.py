@@ -454,7 +454,7 @@ def write_report(prep: Prepared, runner: Any, results: list[Any]) -> tuple[str, 
     objs: list[Any] = [facts, prep.parameters, prep.base_model, *results]
     if runner.store is not None:
         objs.append(runner.store)
-    doc = build_document(*objs, title=study.report["title"])
+    doc = build_document(*objs, title=study.report["title"], truth=study.report.get("truth"))
     paths = write_document(doc, study.resolve(study.report["path"]))
     if runner.store is not None:
         runner.store.save_checkpoint(f"study:{study.name}:report", {},

@@ -122,8 +122,10 @@ class Section:
             self.text(f"Figure '{caption}' could not be drawn: {type(exc).__name__}: {exc}")
         return self
 
-    def verdict(self, ok: bool, text: str) -> Section:
-        self.blocks.append({"type": "verdict", "ok": bool(ok), "text": text})
+    def verdict(self, ok: bool, text: str, short: str | None = None) -> Section:
+        """A pass/fail box; ``short`` is its one-line form for the report's summary."""
+        self.blocks.append({"type": "verdict", "ok": bool(ok), "text": text,
+                            "short": short or text})
         return self
 
     def text(self, text: str) -> Section:

@@ -41,32 +41,31 @@ def sobol_bars(res: Any, outputs: Sequence[str]):
     return fig
 
 
-def series_band(x: np.ndarray, xlabel: str, mean: np.ndarray, std: np.ndarray,
-                q2: np.ndarray | None, group: str, threshold: float):
-    """A series' mean with a +-2 sd band, and its surrogate Q2 along the same axis."""
+def series_band(x: np.ndarray, xlabel: str, bands: np.ndarray, q2: np.ndarray | None,
+                group: str, threshold: float):
+    """A series' median and 90 % band (``bands``: 5 %, 50 %, 95 % rows), and its Q2."""
     import matplotlib.pyplot as plt
 
     rows = 2 if q2 is not None else 1
-    fig, axes = plt.subplots(rows, 1, figsize=(7.0, 2.3 * rows + 0.4), sharex=True,
+    fig, axes = plt.subplots(rows, 1, figsize=(7.0, 1.9 * rows + 0.5), sharex=True,
                              squeeze=False, layout="constrained")
     ax = axes[0, 0]
-    ax.fill_between(x, mean - 2 * std, mean + 2 * std, color="C0", alpha=0.25,
-                    lw=0, label="mean +- 2 sd")
-    ax.plot(x, mean, color="C0", label="mean")
+    ax.fill_between(x, bands[0], bands[2], color="C0", alpha=0.25, lw=0, label="90 % band")
+    ax.plot(x, bands[1], color="C0", label="median")
     ax.set_ylabel(group)
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     if q2 is not None:
         ax2 = axes[1, 0]
-        shown = np.clip(q2, -0.5, 1.0)
-        ax2.plot(x, shown, "o-", ms=3, color="C2")
+        ax2.plot(x, np.clip(q2, -0.5, 1.0), "o-", ms=3, color="C2", label="Q2")
         low = q2 < -0.5
         if low.any():
             ax2.plot(x[low], np.full(low.sum(), -0.5), "v", color="crimson",
-                     label="Q2 below -0.5")
-            ax2.legend(frameon=False, fontsize="small", loc="lower left")
-        ax2.axhline(threshold, color="crimson", lw=0.8, ls="--")
+                     label="below -0.5")
+        ax2.axhline(threshold, color="crimson", lw=0.8, ls="--", label=f"{threshold}")
         ax2.set_ylim(-0.55, 1.05)
-        ax2.set_ylabel("leave-one-out Q2")
+        ax2.set_ylabel("Q2 (LOO)")
+        ax2.legend(frameon=False, fontsize="small", loc="center left",
+                   bbox_to_anchor=(1.01, 0.5))
     axes[-1, 0].set_xlabel(xlabel)
     return fig
 
@@ -110,14 +109,15 @@ def predictive(pred: pd.DataFrame, groups: Mapping[str, list[int]],
             row = part.iloc[0]
             mean = float(row["mean"])
             if np.isfinite(row.get("lower_obs", np.nan)):
-                ax.errorbar([0], [mean], yerr=[[mean - row["lower_obs"]],
-                                               [row["upper_obs"] - mean]],
+                ax.errorbar([-0.2], [mean], yerr=[[mean - row["lower_obs"]],
+                                                  [row["upper_obs"] - mean]],
                             fmt="none", ecolor="C0", alpha=0.35, lw=8, label="with noise")
             band = ([[mean - row["lower"]], [row["upper"] - mean]]
                     if np.isfinite(row.get("lower", np.nan)) else None)
-            ax.errorbar([0], [mean], yerr=band, fmt="s", color="C0", capsize=5, label="model")
+            ax.errorbar([-0.2], [mean], yerr=band, fmt="s", color="C0", capsize=5,
+                        label="model")
             if np.isfinite(row.get("observed", np.nan)):
-                ax.plot([0], [row["observed"]], "o", color="k", label="data")
+                ax.plot([0.2], [row["observed"]], "o", color="k", label="data", zorder=3)
             ax.set_xticks([])
             ax.set_xlim(-1, 1)
         else:
@@ -131,5 +131,8 @@ def predictive(pred: pd.DataFrame, groups: Mapping[str, list[int]],
                 ax.plot(x, part["observed"], "o", color="k", ms=3, label="data")
             ax.set_xlabel(axis.get("label", f"{g} index"))
         ax.set_title(str(g), fontsize=10)
-    axes[0].legend(frameon=False, fontsize="x-small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels),
+                   frameon=False, fontsize="small")
     return fig

@@ -49,7 +49,7 @@ figcaption{color:#555;font-size:.85em;max-width:46em}
 .uqkit-bad{background:#fdecea;color:#8e1c1c;border:1px solid #f5a5a5}
 details.uqkit{margin:.3em 0}details.uqkit>summary{cursor:pointer;color:#1a4f8a}
 ul.uqkit{margin:.3em 0;padding-left:1.3em}
-nav.uqkit{font-size:.9em}nav.uqkit a{margin-right:1em;white-space:nowrap}
+nav.uqkit{font-size:.9em;display:flex;flex-wrap:wrap;gap:.2em 1.2em}
 """
 
 

@@ -26,7 +26,8 @@ def _verdicts(s: Section, post: Any) -> None:
         max_r, min_ess = float(np.nanmax(r_hat)), float(np.nanmin(ess))
         if bool(getattr(post, "converged", False)):
             s.verdict(True, f"converged: every R-hat <= {max_r:.4f} (< 1.01) and the minimum "
-                      f"bulk ESS is {min_ess:.0f}{goal}.")
+                      f"bulk ESS is {min_ess:.0f}{goal}.",
+                      f"converged (max R-hat {max_r:.4f}, minimum bulk ESS {min_ess:.0f}).")
         else:
             s.verdict(False, f"NOT converged ({stop}): max R-hat {max_r:.4f} (needs < 1.01), "
                       f"minimum bulk ESS {min_ess:.0f}{goal}. Run longer before trusting "

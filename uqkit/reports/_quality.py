@@ -25,7 +25,10 @@ def quality_verdict(s: Section, outputs: list[str], q2: np.ndarray, variance: An
     bad = poor_outputs(outputs, q2, variance)
     if bad:
         index = [outputs.index(o) for o in bad]
-        s.verdict(False, "POOR SURROGATE: " + describe(bad, q2[index], source))
+        shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        s.verdict(False, "POOR SURROGATE: " + describe(bad, q2[index], source),
+                  f"poor surrogate ({source} Q2 < {Q2_THRESHOLD}) for {len(bad)} of "
+                  f"{len(outputs)} outputs: {shown}; see the section for remedies.")
     else:
         ok = judged(outputs, variance) & np.isfinite(q2)
         worst = ""
@@ -87,12 +90,14 @@ def _series_figure(s: Section, p: Any, g: str, cols: list[int], q2: np.ndarray,
     if x.size != len(cols):
         x, axis = np.arange(len(cols), dtype=float), {}
     xlabel = axis.get("label", f"{g} index")
-    mean = np.asarray(p.mean, dtype=float)[cols]
-    std = np.asarray(p.std, dtype=float)[cols]
-    s.figure(lambda: series_band(x, xlabel, mean, std, q2[cols], g, Q2_THRESHOLD),
-             f"{g}: surrogate mean +- 2 sd over {xlabel} (top) and leave-one-out Q2 "
-             f"(bottom; dashed: the {Q2_THRESHOLD} threshold).",
-             alt=f"Mean and spread of {g} over {xlabel}, and the surrogate's Q2 at each point")
+    # the surrogate is cheap: its quantiles over the input distribution draw the band
+    Y = np.asarray(p(p.parameters.sample(2000, rng=0)), dtype=float)[:, cols]
+    bands = np.quantile(Y, [0.05, 0.5, 0.95], axis=0)
+    s.figure(lambda: series_band(x, xlabel, bands, q2[cols], g, Q2_THRESHOLD),
+             f"{g} over {xlabel}: median and 90 % band of the surrogate over the input "
+             f"distribution (top), and its leave-one-out Q2 (bottom; dashed: {Q2_THRESHOLD}).",
+             alt=f"Median and 90 % band of {g} over {xlabel}, and the surrogate's Q2 at "
+                 "each point")
 
 
 def validation_section(df: pd.DataFrame, title: str, ctx: Context) -> Section:

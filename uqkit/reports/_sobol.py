@@ -71,9 +71,13 @@ def _series_notes(s: Section, r: Any, series: dict[str, list]) -> None:
     if unreliable is not None and unreliable.to_numpy().any():
         n = int(unreliable.to_numpy().sum())
         outs = [c for c in unreliable.columns if unreliable[c].any()]
+        shown = ", ".join(map(str, outs[:4])) + (f" and {len(outs) - 4} more"
+                                                 if len(outs) > 4 else "")
         s.verdict(False, f"{n} index estimate(s) of {len(outs)} output(s) have intervals wider "
-                  "than the index range [0, 1] and say nothing (" + ", ".join(map(str, outs[:6]))
-                  + (" ..." if len(outs) > 6 else "") + "). More base samples narrow them.")
+                  f"than the index range [0, 1] and say nothing ({shown}). More base samples "
+                  "narrow them.",
+                  f"{n} unreliable index estimate(s) (interval wider than [0, 1]) in "
+                  f"{len(outs)} output(s): {shown}.")
 
 
 def _tables(s: Section, r: Any, scalars: list, series: dict[str, list], ctx: Context) -> None:

@@ -25,7 +25,7 @@ def summary_section(sections: list[Section], runs: list[int | None]) -> Section:
     for sec in sections:
         for b in sec.blocks:
             if b.get("type") == "verdict":
-                s.verdict(b["ok"], f"{sec.title}: {b['text']}")
+                s.verdict(b["ok"], f"{sec.title}: {b.get('short') or b['text']}")
     s.blocks.sort(key=lambda b: b.get("type") != "verdict")  # verdicts first
     findings = [b["text"] for sec in sections for b in sec.blocks if b.get("type") == "finding"]
     if findings:

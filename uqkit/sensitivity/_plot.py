@@ -107,11 +107,12 @@ def _lines(res, columns, group, t, xlabel, ax):
         ax.plot(t, np.clip(st, -0.05, 1.08), color=c, ls="--")
         outside |= (s1 > 1 + 1e-9) | (st > 1 + 1e-9) | (s1 < -0.05) | (st < -0.05)
         for ci in (res.first_ci, res.total_ci):
-            if ci is not None:
-                ax.fill_between(t, np.clip(ci["low"].loc[name, columns].to_numpy(dtype=float),
-                                           0, 1),
-                                np.clip(ci["high"].loc[name, columns].to_numpy(dtype=float),
-                                        0, 1),
+            if ci is not None:  # (no band where the interval covers more than [0, 1])
+                lo = ci["low"].loc[name, columns].to_numpy(dtype=float)
+                hi = ci["high"].loc[name, columns].to_numpy(dtype=float)
+                wide = hi - lo > 1.0
+                ax.fill_between(t, np.where(wide, np.nan, np.clip(lo, 0, 1)),
+                                np.where(wide, np.nan, np.clip(hi, 0, 1)),
                                 color=c, alpha=0.12, lw=0)
         if res.unreliable is not None:
             flagged |= res.unreliable.loc[name, columns].to_numpy(dtype=bool)
