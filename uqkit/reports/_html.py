@@ -37,7 +37,9 @@ table.uqkit th,table.uqkit td{border:1px solid #ccc;padding:.2em .55em;text-alig
 white-space:nowrap}
 table.uqkit th{background:#f3f3f3}table.uqkit td.l,table.uqkit th.l{text-align:left;
 white-space:normal;overflow-wrap:anywhere;max-width:40em}
-dl.uqkit{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.1em 1em;margin:.4em 0}
+dl.uqkit{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr);
+gap:.1em 1em;margin:.4em 0}
+@media (max-width:700px){dl.uqkit{grid-template-columns:max-content minmax(0,1fr)}}
 dl.uqkit dt{font-weight:600}dl.uqkit dd{margin:0;overflow-wrap:anywhere}
 img.uqkit{max-width:100%;height:auto}
 .uqkit-figures{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:flex-start}

@@ -67,14 +67,15 @@ def evaluation_counts(obj: Any) -> tuple[int, int] | None:
     return None
 
 
-def _parameters(p: Any) -> Section:
+def _parameters(p: Any, label: str = "") -> Section:
     rows = []
     for dist in p.distributions:
         lo, hi = dist.support
         rows.append({"distribution": repr(dist), "mean": dist.mean, "std": dist.std,
                      "support low": lo, "support high": hi})
     df = pd.DataFrame(rows, index=pd.Index(list(p.names), name="parameter"))
-    return Section("Parameters and distributions", "parameters").table("Input distributions", df)
+    return Section(f"Parameters and distributions{label}", "parameters").table(
+        "Input distributions", df)
 
 
 def _short_outputs(outputs: list[str]) -> str:
@@ -87,11 +88,11 @@ def _short_outputs(outputs: list[str]) -> str:
     return ", ".join(parts)
 
 
-def _model(m: Any) -> Section:
+def _model(m: Any, label: str = "") -> Section:
     from ..models import model_identity
 
     ident = model_identity(m)
-    s = Section("Model", "model")
+    s = Section(f"Model{label}", "model")
     s.facts({"name": ident["name"], "type": type(m).__name__,
              "inputs": ", ".join(map(str, m.inputs)),
              "outputs": _short_outputs(list(map(str, m.outputs)))})
@@ -182,7 +183,7 @@ def build_section(obj: Any, label: str = "", context: Context | None = None) -> 
     if kind == "own":
         return obj._report_section(label)
     if kind == "parameters":
-        return _parameters(obj)
+        return _parameters(obj, label)
     if kind == "model":
-        return _model(obj)
+        return _model(obj, label)
     return _BUILDERS[kind](obj, label, context or Context())
