@@ -277,8 +277,8 @@ class _FakePosterior:
     def plot(self, kind="pair", ax=None):
         import matplotlib.pyplot as plt
 
-        if kind == "trace":
-            raise RuntimeError("no trace <here>")
+        if kind == "pair":
+            raise RuntimeError("no pair <here>")
         fig, ax = plt.subplots()
         ax.plot(self.samples.iloc[:, 0], self.samples.iloc[:, 1], ".")
         return ax
@@ -304,8 +304,9 @@ def test_posterior_section_has_summary_verdict_and_figures(tmp_path, converged):
         assert "uqkit-verdict uqkit-bad" in text and "NOT converged (n_steps)" in text
         assert "max R-hat 1.2000" in text
     # a figure that fails is replaced by a note saying why (escaped), never dropped silently
-    assert "could not be drawn: RuntimeError: no trace &lt;here&gt;" in text
-    assert text.count("data:image/png;base64,") == 3  # marginals, predictive and pair
+    assert "could not be drawn: RuntimeError: no pair &lt;here&gt;" in text
+    # marginals and predictive; the traces only when it did not converge
+    assert text.count("data:image/png;base64,") == (2 if converged else 3)
 
 
 def test_real_posterior_when_calibration_is_available(tmp_path):

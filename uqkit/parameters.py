@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -237,14 +236,14 @@ class Parameters(Mapping):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(n)}</td><td>{html.escape(repr(d))}</td>"
-            f"<td>{d.mean:.4g}</td><td>{d.std:.4g}</td>"
-            f"<td>[{d.support[0]:.4g}, {d.support[1]:.4g}]</td></tr>"
-            for n, d in zip(self._names, self._dists)
-        )
-        return (
-            "<table class='uqkit-parameters'><thead><tr><th>name</th><th>distribution</th>"
-            "<th>mean</th><th>sd</th><th>support</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+        import pandas as pd
+
+        from uqkit.reports._repr import card
+
+        df = pd.DataFrame({"distribution": [repr(d) for d in self._dists],
+                           "mean": [d.mean for d in self._dists],
+                           "sd": [d.std for d in self._dists],
+                           "support": [f"[{d.support[0]:.4g}, {d.support[1]:.4g}]"
+                                       for d in self._dists]},
+                          index=pd.Index(list(self._names), name="name"))
+        return card("Parameters", f"({self.dim})", tables=[("", df)])

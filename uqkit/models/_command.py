@@ -408,12 +408,11 @@ class CommandModel:
                 f"outputs={_short(self.outputs)})")
 
     def _repr_html_(self) -> str:
-        import html
+        from uqkit.reports._repr import card
 
-        return (f"<b>CommandModel</b> {html.escape(self.name)}<br>"
-                f"command: <code>{html.escape(' '.join(self.command))}</code><br>"
-                f"inputs: {html.escape(', '.join(self.inputs))}<br>"
-                f"outputs: {html.escape(_short(self.outputs))}")
+        return card("CommandModel", self.name, facts={
+            "command": " ".join(self.command), "inputs": ", ".join(self.inputs),
+            "outputs": _short(self.outputs)})
 
 
 # ---------------------------------------------------------------------- helpers

@@ -112,11 +112,13 @@ def _cell(value: Any, digits: int) -> str:
 
 
 def table(df: pd.DataFrame, *, digits: int = 4, index: bool = True,
-          caption: str | None = None) -> str:
+          caption: str | None = None, bare: bool = False) -> str:
     """A DataFrame as an escaped HTML table (MultiIndex labels joined with ' / ').
 
     Numeric cells show ``digits`` significant digits and carry the exact value in
-    ``data-value``; text cells are escaped and left-aligned.
+    ``data-value``; text cells are escaped and left-aligned. ``bare`` gives a plain
+    ``<table>`` styled by its container (notebook cards) instead of a page table
+    in its scroll box.
     """
     head = ""
     if index:
@@ -131,6 +133,8 @@ def table(df: pd.DataFrame, *, digits: int = 4, index: bool = True,
         cells += "".join(_cell(v, digits) for v in row)
         rows.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    if bare:
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     return (f"<div class='uqkit-scroll'><table class='uqkit'>{cap}<thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 

@@ -10,7 +10,7 @@ import numpy as np
 from ._common import Context
 from ._document import Section
 
-__all__ = ["posterior_section"]
+__all__ = ["posterior_section", "posterior_card"]
 
 
 def _verdicts(s: Section, post: Any) -> None:
@@ -19,7 +19,10 @@ def _verdicts(s: Section, post: Any) -> None:
     target = getattr(post, "target_ess", None)
     goal = f" (target {target:g})" if target else ""
     stop = getattr(post, "stop_reason", "?")
-    if r_hat.size == 0 or np.isnan(r_hat).all() or np.isnan(ess).all():
+    if not getattr(post, "has_draws", True):
+        s.verdict(False, f"No posterior draws: the budget ran out during warm-up ({stop}). "
+                  "Raise n_steps or max_evaluations.", f"NOT converged ({stop}): no draws.")
+    elif r_hat.size == 0 or np.isnan(r_hat).all() or np.isnan(ess).all():
         s.verdict(False, f"NOT converged ({stop}): no diagnostics (too few draws after "
                   "warm-up). Raise the budget.")
     else:
@@ -34,6 +37,26 @@ def _verdicts(s: Section, post: Any) -> None:
                       "these numbers.")
     if getattr(post, "mode", "plain") == "approximate":
         s.verdict(False, "APPROXIMATE: samples of the surrogate posterior, not the full model's.")
+
+
+def posterior_card(post: Any) -> str:
+    """The notebook HTML of a posterior: verdicts, sampler facts and the summary table."""
+    from ._repr import card
+
+    probe = Section("", "posterior")
+    _verdicts(probe, post)
+    verdicts = [(b["ok"], b["text"]) for b in probe.blocks]
+    facts = {"walkers": getattr(post, "n_walkers", None),
+             "draws per walker": getattr(post, "n_draws", None),
+             "warm-up steps": getattr(post, "n_warmup", None),
+             "model evaluations": getattr(post, "n_model_evaluations", None),
+             "surrogate evaluations": getattr(post, "n_surrogate_evaluations", None),
+             "mode": getattr(post, "mode", "plain")}
+    log_z = float(getattr(post, "log_evidence", math.nan))
+    if math.isfinite(log_z):
+        facts["log evidence"] = log_z
+    return card("Posterior", facts=facts, verdicts=verdicts,
+                tables=[("", post.summary())])
 
 
 def _prior_of(post: Any) -> Any:
@@ -75,8 +98,9 @@ def posterior_section(post: Any, label: str, ctx: Context) -> Section:
     s.figure(lambda: post.plot("pair"), "Pair plot of the posterior draws",
              alt="Corner plot: histograms and pairwise scatter of the posterior draws",
              collapsed=True)
-    s.figure(lambda: post.plot("trace"), "Traces of the walkers after warm-up",
-             alt="Trace plots of the walkers for each parameter", collapsed=True)
+    if not bool(getattr(post, "converged", False)):  # what to look at when it did not
+        s.figure(lambda: post.plot("trace"), "Traces of the walkers after warm-up",
+                 alt="Trace plots of the walkers for each parameter", collapsed=True)
     return s
 
 

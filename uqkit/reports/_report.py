@@ -16,7 +16,7 @@ from ._common import Context
 from ._sections import build_section, evaluation_counts, kind_of, seeds_of
 from ._summary import summary_section
 
-__all__ = ["report", "build_document", "write_document"]
+__all__ = ["report", "build_document", "write_document", "write_result_report"]
 
 
 def build_document(*results: Any, title: str | None = None,
@@ -117,6 +117,13 @@ def write_document(doc: d.Document, path: str | os.PathLike) -> tuple[str, str]:
     tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
     os.replace(tmp, json_path)
     return str(path), str(json_path)
+
+
+def write_result_report(result: Any, path: str | os.PathLike, *, title: str) -> str:
+    """The ``report(path)`` method of every result: its section in the shared shell."""
+    if not isinstance(path, (str, os.PathLike)):
+        fail("report", "path", "a file path ending in .html", path)
+    return write_document(build_document(result, title=title), path)[0]
 
 
 def report(*results: Any, path: str | os.PathLike, title: str | None = None,

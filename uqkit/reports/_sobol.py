@@ -10,7 +10,7 @@ import pandas as pd
 from ._common import Context, info_of, seeds_of, split_facts
 from ._document import Section
 
-__all__ = ["sobol_section", "top_inputs"]
+__all__ = ["sobol_section", "top_inputs", "variance_shares"]
 
 
 def top_inputs(total: pd.Series, k: int = 3) -> str:
@@ -24,6 +24,11 @@ def sobol_section(r: Any, label: str, ctx: Context) -> Section:
     from ._figures import sobol_bars
 
     info = info_of(r)
+    estimators = info.get("estimators") or {}
+    if isinstance(estimators, dict) and estimators:
+        info["estimators"] = "; ".join(f"{k}: {v}" for k, v in estimators.items())
+    if "n_dropped_blocks" in info:
+        info["dropped base samples (whole A/B/AB blocks)"] = info.pop("n_dropped_blocks")
     s = Section(f"Sobol' indices{label}", "sobol")
     split_facts(s, {"method": getattr(r, "method", ""),
                     "base samples (n)": getattr(r, "n_samples", None),
@@ -114,3 +119,33 @@ def _tables(s: Section, r: Any, scalars: list, series: dict[str, list], ctx: Con
         mv = pd.DataFrame({"mean": mean, "variance": var})
         mv.index.name = "output"
         s.table("Output mean and variance", mv, collapsed=True)
+    shares = variance_shares(r)
+    if len(shares):
+        s.table("Variance shares", shares, collapsed=True,
+                note="First-order indices are the shares of the output variance explained by "
+                     "each input alone; 1 - their sum is the share of interactions.")
+
+
+def variance_shares(res) -> pd.DataFrame:
+    """First-order sum, interactions and total sum of each output (or series)."""
+    from ..models import output_groups
+
+    rows = {}
+    groups = output_groups(list(res.first.columns))
+    for g, cols in groups.items():
+        if len(cols) == 1:
+            out = res.first.columns[cols[0]]
+            s1, st = res.first[out], res.total[out]
+            mean = None if res.mean is None else res.mean[out]
+            var = None if res.variance is None else res.variance[out]
+        elif res.aggregated_first is not None and g in res.aggregated_first.columns:
+            s1, st = res.aggregated_first[g], res.aggregated_total[g]
+            mean = None
+            var = None if res.variance is None else res.variance.iloc[cols].sum()
+        else:
+            continue
+        rows[g] = {"mean": mean, "variance": var, "sum of first-order": s1.sum(),
+                   "interactions (1 - sum of first)": 1 - s1.sum(), "sum of total": st.sum()}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "output"
+    return frame

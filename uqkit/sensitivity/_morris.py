@@ -19,7 +19,6 @@ import pandas as pd
 from uqkit._validation import check_int, check_real, fail, normalize_rng
 from uqkit._version import __version__
 
-from . import _report as rep
 from ._common import check_problem, evaluate, failure_mask
 
 __all__ = ["morris", "MorrisResult"]
@@ -75,12 +74,12 @@ class MorrisResult:
         if self.mu_star_ci is not None:
             table["mu_star low"] = self.mu_star_ci["low"][out]
             table["mu_star high"] = self.mu_star_ci["high"][out]
-        facts = rep.definition_list({"trajectories": self.n_trajectories,
-                                     "levels": self.levels,
-                                     "model evaluations": self.n_evaluations,
-                                     "failed": self.n_failed})
-        return (f"<div class='uqkit-morris'><b>MorrisResult</b> ({rep.esc(out)}){facts}"
-                f"{rep.table(table)}</div>")
+        from uqkit.reports._repr import card
+
+        return card("MorrisResult", f"({out})", facts={
+            "trajectories": self.n_trajectories, "levels": self.levels,
+            "model evaluations": self.n_evaluations, "failed": self.n_failed},
+            tables=[("", table)], kind="morris")
 
     def plot(self, output: Any = None, *, ax: Any = None):
         """The Morris plane: ``sigma`` against ``mu_star``, one labelled point per input."""
@@ -105,17 +104,10 @@ class MorrisResult:
         return ax
 
     def report(self, path: str | os.PathLike, *, title: str = "Morris screening report") -> str:
-        """Write a self-contained HTML report (table, figure, sample size, seed)."""
-        import matplotlib.pyplot as plt
+        """Write a self-contained HTML report (figure, facts, table; JSON beside it)."""
+        from uqkit.reports._report import write_result_report
 
-        ax = self.plot()
-        fig = rep.figure_png(ax.figure)
-        plt.close(ax.figure)
-        facts = {**{k: v for k, v in self.info.items() if not isinstance(v, (dict, list))},
-                 "model evaluations": self.n_evaluations, "failed": self.n_failed}
-        return rep.write_page(path, rep.page(title, [
-            ("Summary", rep.definition_list(facts)), ("Figure", fig),
-            ("Measures", rep.table(self.to_dataframe().set_index("input")))]))
+        return write_result_report(self, path, title=title)
 
 
 def _trajectories(r: int, d: int, levels: int, rng: np.random.Generator):

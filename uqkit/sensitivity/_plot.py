@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from uqkit._errors import InvalidParameterError
-from uqkit._version import __version__
 from uqkit.models import output_groups
 
-from . import _report as rep
-
-__all__ = ["plot_sobol", "report_sobol"]
+__all__ = ["plot_sobol"]
 
 
 def _axes(ax: Any, figsize=(6.4, 3.6)):
@@ -132,73 +127,3 @@ def _lines(res, columns, group, t, xlabel, ax):
     ax.set_title(f"{group}: first (solid) and total (dashed) order")
     ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
-
-
-def _variance_shares(res) -> pd.DataFrame:
-    rows = {}
-    groups = output_groups(list(res.first.columns))
-    for g, cols in groups.items():
-        if len(cols) == 1:
-            out = res.first.columns[cols[0]]
-            s1, st = res.first[out], res.total[out]
-            mean = None if res.mean is None else res.mean[out]
-            var = None if res.variance is None else res.variance[out]
-        elif res.aggregated_first is not None and g in res.aggregated_first.columns:
-            s1, st = res.aggregated_first[g], res.aggregated_total[g]
-            mean = None
-            var = None if res.variance is None else res.variance.iloc[cols].sum()
-        else:
-            continue
-        rows[g] = {"mean": mean, "variance": var, "sum of first-order": s1.sum(),
-                   "interactions (1 - sum of first)": 1 - s1.sum(), "sum of total": st.sum()}
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "output"
-    return frame
-
-
-def report_sobol(res, title: str) -> str:
-    """The HTML document of :meth:`SobolResult.report`."""
-    import matplotlib.pyplot as plt
-
-    info = dict(res.info)
-    facts = {
-        "method": res.method,
-        "estimators": "; ".join(f"{k}: {v}" for k, v in (info.get("estimators") or {}).items()),
-        "design": info.get("design", "-"),
-        "base samples (n)": res.n_samples,
-        "model evaluations": res.n_evaluations,
-        "failed evaluations": res.n_failed,
-        "dropped base samples (whole A/B/AB blocks)": info.get("n_dropped_blocks", 0),
-        "stopping reason": info.get("stopping_reason", "-"),
-        "confidence": res.confidence,
-        "bootstrap": info.get("bootstrap") or "-",
-        "seed": info.get("seed") if info.get("seed") is not None else "-",
-        "design fingerprint": info.get("design_fingerprint", "-"),
-        "uqkit version": info.get("uqkit_version", __version__),
-        "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    sections: list[tuple[str, str]] = [("Summary", rep.definition_list(facts))]
-    groups = output_groups(list(res.first.columns))
-    figures = []
-    for g, cols in list(groups.items())[:6]:
-        ax = plot_sobol(res, g if len(cols) > 1 else res.first.columns[cols[0]])
-        figures.append(rep.figure_png(ax.figure))
-        plt.close(ax.figure)
-    sections.append(("Figures", "".join(figures)))
-    tables = []
-    for cols in groups.values():
-        if len(cols) == 1:
-            out = res.first.columns[cols[0]]
-            tables.append(f"<h3>{rep.esc(out)}</h3>" + rep.table(res._summary_table(out)))
-    if res.aggregated_first is not None:
-        agg = pd.concat({"first": res.aggregated_first, "total": res.aggregated_total}, axis=1)
-        tables.append("<h3>Aggregated (variance-weighted) indices of vector outputs</h3>"
-                      + rep.table(agg))
-    sections.append(("Sobol' indices", "".join(tables)))
-    if res.second is not None:
-        sections.append(("Second-order indices", rep.table(res.second)))
-    sections.append(("Variance shares", rep.table(_variance_shares(res)) +
-                     "<p class='uqkit-note'>First-order indices are the shares of the output "
-                     "variance explained by each input alone; 1 - their sum is the share of "
-                     "interactions.</p>"))
-    return rep.page(title, sections)

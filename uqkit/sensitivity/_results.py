@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _report as rep
-
 __all__ = ["SobolResult"]
 
 #: An output whose variance is at most this fraction of the largest variance of its
@@ -205,18 +203,17 @@ class SobolResult:
         return pd.DataFrame(cols)
 
     def _repr_html_(self) -> str:
-        head = rep.definition_list({
-            "method": self.method, "base samples": self.n_samples,
-            "model evaluations": self.n_evaluations, "failed": self.n_failed,
-            "confidence": self.confidence})
-        tables = []
-        for out in self._headline_outputs():
-            tables.append(f"<p><b>{rep.esc(out)}</b></p>" + rep.table(self._summary_table(out)))
+        from uqkit.reports._repr import card
+
+        tables = [(str(out), self._summary_table(out)) for out in self._headline_outputs()]
         if self.aggregated_total is not None:
             agg = pd.concat({"first": self.aggregated_first, "total": self.aggregated_total},
                             axis=1)
-            tables.append("<p><b>aggregated indices (vector outputs)</b></p>" + rep.table(agg))
-        return f"<div class='uqkit-sobol'><b>SobolResult</b>{head}{''.join(tables)}</div>"
+            tables.append(("aggregated indices (vector outputs)", agg))
+        return card("SobolResult", facts={
+            "method": self.method, "base samples": self.n_samples,
+            "model evaluations": self.n_evaluations, "failed": self.n_failed,
+            "confidence": self.confidence}, tables=tables, kind="sobol")
 
     # -- figures and reports ---------------------------------------------------------
     def plot(self, output: Any = None, *, ax: Any = None, x: Any = None,
@@ -248,15 +245,16 @@ class SobolResult:
 
     def report(self, path: str | os.PathLike, *, title: str = "Sobol' sensitivity report"
                ) -> str:
-        """Write a self-contained HTML variance report and return its path.
+        """Write a self-contained HTML variance report (and its JSON) and return its path.
 
-        The report holds the index tables with intervals, a figure (inline PNG), the
-        variance shares (first-order, interactions, total), the sample size, the
-        failures, the seed, the estimators and the uqkit version.
+        The report holds the figures (inline PNG), the index tables with intervals,
+        the variance shares (first-order, interactions, total), the sample size, the
+        failures, the seed, the estimators and the uqkit version: the same section
+        as in :func:`uqkit.report`.
         """
-        from ._plot import report_sobol
+        from uqkit.reports._report import write_result_report
 
-        return rep.write_page(path, report_sobol(self, title))
+        return write_result_report(self, path, title=title)
 
 
 def _negligible_outputs(columns: pd.Index, variance: pd.Series | None) -> list:
