@@ -217,7 +217,8 @@ class Parameters(Mapping):
         return out
 
     def check_support(self, X: Any, *, arg: str = "X", func: str = "evaluate") -> np.ndarray:
-        """Validate user points: shape, finiteness, and inside the support (E7)."""
+        """Validate user points: shape, finiteness, and inside the support
+        (tests/test_parameters.py::test_check_support_rejects_outside_points)."""
         X = as_2d_float(func, arg, X, self.dim)
         b = self.bounds
         outside = (X < b[:, 0]) | (X > b[:, 1])

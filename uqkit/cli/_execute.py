@@ -358,7 +358,8 @@ def study_runner(study: Study, *, progress: bool = True) -> Iterator[Any]:
 
 
 def local_dask_cluster(n_workers: int):
-    """A Dask ``LocalCluster`` listening on loopback only (RELIABILITY security point 4).
+    """A Dask ``LocalCluster`` listening on loopback only
+    (tests/test_cli.py::test_cluster_started_by_uqkit_listens_on_loopback_only).
 
     ``tcp://`` is unauthenticated and tasks are pickled, so the scheduler, the workers and
     the dashboard bind 127.0.0.1 (the dashboard on a free port: ``dashboard_address=None``

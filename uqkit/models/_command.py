@@ -190,7 +190,7 @@ class CommandModel:
         self.limits = _check_limits(limits)
         self.workdir = None if workdir is None else Path(workdir).absolute()
 
-        # --- executable and script files (E5: before any evaluation)
+        # --- executable and script files (before any evaluation: tests/test_command.py)
         hashes: dict[str, str] = {}
         argv0 = command[0]
         if "{{" in argv0:

@@ -5,7 +5,8 @@ interfaces with no body limit and answers a model exception with a bare 500),
 this server binds 127.0.0.1 by default and warns for any other host, caps
 request bodies (413), supports a bearer token, answers every error with a
 UM-Bridge JSON error body, and refuses non-finite outputs explicitly
-(RELIABILITY H7 and security 3).
+(tests/test_umbridge_server.py::test_h7_conformity_errors and
+::test_loopback_default_and_body_cap).
 """
 
 from __future__ import annotations

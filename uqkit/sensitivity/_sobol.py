@@ -313,7 +313,8 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
 
 def _check_study(runner, model, parameters, n, method, second_order, seed, fingerprint,
                  rng_arg, sampling) -> str | None:
-    """Record or check the study spec in the runner's store (RELIABILITY A7)."""
+    """Record or check the study spec in the runner's store
+    (tests/test_sobol_pipeline.py::test_store_resume_extend_and_refuse_changed_study)."""
     store = getattr(runner, "store", None)
     if store is None or not hasattr(store, "check_study"):
         return None
