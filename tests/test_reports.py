@@ -153,17 +153,18 @@ def study(tmp_path_factory):
 def test_html_tables_hold_the_result_values(study):
     tables = parse(study["path"]).tables
     sob, pce, mor = study["sob"], study["pce"], study["mor"]
-    t = named(tables, "Indices of the scalar outputs")
+    t = named(tables, "Indices of y")
     for name in sob.first.index:
-        assert cell(t, f"y / {name}", "first") == sob.first.loc[name, "y"]
-        assert cell(t, f"y / {name}", "total") == sob.total.loc[name, "y"]
-        assert cell(t, f"y / {name}", "first low") == sob.first_ci["low"].loc[name, "y"]
-        assert cell(t, f"y / {name}", "total high") == sob.total_ci["high"].loc[name, "y"]
+        assert cell(t, name, "first") == sob.first.loc[name, "y"]
+        assert cell(t, name, "total") == sob.total.loc[name, "y"]
+        assert cell(t, name, "first low") == sob.first_ci["low"].loc[name, "y"]
+        assert cell(t, name, "total high") == sob.total_ci["high"].loc[name, "y"]
     mv = named(tables, "Output mean and variance")
     assert cell(mv, "y", "variance") == sob.variance["y"]
-    t = named(tables, "Moments and leave-one-out Q2 of every output")
+    t = named(tables, "Moments and validation error (corrected leave-one-out)")
     assert cell(t, "y", "mean") == pce.mean["y"]
     assert cell(t, "y", "std") == pce.std["y"]
+    assert cell(t, "y", "LOO error") == pce.loo_error["y"]
     assert cell(t, "y", "LOO Q2") == 1 - pce.loo_error["y"]
     t = named(tables, "Elementary effects")
     for name in mor.mu_star.index:
@@ -221,12 +222,12 @@ def test_json_beside_the_html_has_the_same_numbers(study):
     figs = [b for s in doc["sections"] for b in s["blocks"] if b["type"] == "figure"]
     assert figs and all("png" not in b for b in figs)
     sob, pce = study["sob"], study["pce"]
-    t = json_table(doc, "Indices of the scalar outputs")
+    t = json_table(doc, "Indices of y")
     np.testing.assert_array_equal(t["first"].to_numpy(float), sob.first["y"].to_numpy())
     np.testing.assert_array_equal(t["total high"].to_numpy(float),
                                   sob.total_ci["high"]["y"].to_numpy())
-    t = json_table(doc, "Moments and leave-one-out Q2 of every output")
-    assert t.loc["y", "mean"] == pce.mean["y"] and t.loc["y", "LOO Q2"] == 1 - pce.loo_error["y"]
+    t = json_table(doc, "Moments and validation error (corrected leave-one-out)")
+    assert t.loc["y", "mean"] == pce.mean["y"] and t.loc["y", "LOO error"] == pce.loo_error["y"]
     # every HTML table is in the JSON with the same exact values
     tables = parse(study["path"]).tables
     for ht in tables:

@@ -55,6 +55,11 @@ def pce_section(p: Any, label: str, ctx: Context) -> Section:
     if getattr(p, "degree", None) is not None:
         mom["degree"] = p.degree
     mom.index.name = "output"
+    full = pd.DataFrame({"mean": p.mean, "std": p.std, "variance": p.variance,
+                         "LOO error": p.loo_error, "LOO Q2": q2}, index=p.mean.index)
+    if getattr(p, "degree", None) is not None:
+        full["degree"] = p.degree
+    full.index.name = "output"
     groups = output_groups(outputs)
     scalars = [outputs[c[0]] for c in groups.values() if len(c) == 1]
     if scalars:
@@ -65,7 +70,7 @@ def pce_section(p: Any, label: str, ctx: Context) -> Section:
     s.finding(f"Polynomial chaos: {int(p.n_terms)} terms from {p.n_evaluations} runs; "
               + (f"{len(bad)} output(s) poorly predicted (Q2 < 0.9)." if bad else
                  "every varying output predicted with leave-one-out Q2 >= 0.9."))
-    s.table("Moments and leave-one-out Q2 of every output", mom, collapsed=True)
+    s.table("Moments and validation error (corrected leave-one-out)", full, collapsed=True)
     try:
         sob = p.sobol()
         idx = pd.concat({"first": sob.first.T, "total": sob.total.T}, axis=1)
@@ -104,7 +109,7 @@ def validation_section(df: pd.DataFrame, title: str, ctx: Context) -> Section:
     """A ``PolynomialChaos.validate`` table: verdict, Q2 along series, full table closed."""
     from ..models import output_groups
 
-    s = Section(title, "validation")
+    s = Section(title, "table")
     outputs = [str(o) for o in df.index]
     with np.errstate(divide="ignore", invalid="ignore"):
         sd = df["rmse"].to_numpy(dtype=float) / df["relative_error"].to_numpy(dtype=float)

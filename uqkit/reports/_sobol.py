@@ -87,18 +87,18 @@ def _series_notes(s: Section, r: Any, series: dict[str, list]) -> None:
 
 def _tables(s: Section, r: Any, scalars: list, series: dict[str, list], ctx: Context) -> None:
     first, total = r.first, r.total
-    if scalars:
-        parts = {}
-        for out in scalars:
-            table = pd.DataFrame({"first": first[out], "total": total[out]})
-            for order, ci in (("first", getattr(r, "first_ci", None)),
-                              ("total", getattr(r, "total_ci", None))):
-                if ci is not None:
-                    table[f"{order} low"] = ci["low"][out]
-                    table[f"{order} high"] = ci["high"][out]
-            parts[out] = table
-        table = pd.concat(parts, names=["output", "input"])
-        s.table("Indices of the scalar outputs", table, collapsed=True)
+    for out in scalars:
+        table = pd.DataFrame({"first": first[out], "total": total[out]})
+        for order, ci in (("first", getattr(r, "first_ci", None)),
+                          ("total", getattr(r, "total_ci", None))):
+            if ci is not None:
+                table[f"{order} low"] = ci["low"][out]
+                table[f"{order} high"] = ci["high"][out]
+        unreliable = getattr(r, "unreliable", None)
+        if unreliable is not None:
+            table["unreliable"] = np.where(unreliable[out].to_numpy(bool), "yes", "no")
+        table.index.name = "input"
+        s.table(f"Indices of {out}", table, collapsed=True)
     for g, names in series.items():
         per_t = pd.concat({"first": first[names].T, "total": total[names].T}, axis=1)
         per_t.index.name = "output"
