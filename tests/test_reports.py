@@ -393,6 +393,7 @@ def test_renders_in_headless_chromium(study, tmp_path):
         assert _pixel_spread(shot2) < 0.01
 
 
+@pytest.mark.slow  # one more Chromium start
 def test_chromium_check_catches_overflow_and_missing_alt(tmp_path):
     # the measurement itself can fail: a wide table outside a scroll box, a bare image
     if not os.path.exists(CHROMIUM):
