@@ -440,3 +440,29 @@ def test_a_result_that_builds_its_own_section_is_reported(tmp_path):
     assert "1.25" in Path(out).read_text()
     counts = [s for s in data["sections"] if s["title"].startswith("Evaluations")]
     assert counts and "7" in json.dumps(counts[0])
+
+
+def test_library_code_never_switches_the_matplotlib_backend():
+    # matplotlib.use(...) in library code would switch a notebook user's backend
+    root = Path(uqkit.__file__).parent
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "matplotlib.use(" in p.read_text(encoding="utf-8")
+                 or 'plt.close("all")' in p.read_text(encoding="utf-8")]
+    assert offenders == []
+
+
+def test_report_writes_are_atomic(tmp_path, monkeypatch):
+    # a write that fails half-way leaves the previous report whole and no temporary file
+    from uqkit.reports import _html
+
+    target = tmp_path / "r.html"
+    target.write_text("previous report", encoding="utf-8")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_html.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        _html.write_page(target, "<!DOCTYPE html><p>new</p>")
+    assert target.read_text(encoding="utf-8") == "previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
