@@ -167,3 +167,12 @@ def test_example_indexes_like_a_tuple():
     model, params, ref = ex
     assert ex[0] is model and ex[1] is params and ex[2] is ref and ex[-1] is ref
     assert ex[:2] == (model, params) and len(ex) == 3
+
+
+def test_no_run_on_a_degenerate_bound():
+    # a lognormal's quantile 0 is E = 0, where y = 1 / E is infinite: that side of the
+    # grid is cut at the quantile 1/8 (as for unbounded inputs), the uniform side is not
+    model = uqkit.as_model(lambda X: X[:, 1] / X[:, 0], inputs=("E", "L"), vectorized=True)
+    params = uqkit.Parameters(E=uqkit.LogNormal(0.0, 0.5), L=uqkit.Uniform(1, 2))
+    res = uqkit.morris(model, params, 10, rng=0, n_resamples=0)
+    assert res.n_failed == 0 and np.isfinite(res.mu_star["y"]).all()

@@ -133,17 +133,23 @@ def _trajectories(r: int, d: int, levels: int, rng: np.random.Generator):
 def _quantile_span(parameters: Any, levels: int) -> tuple[np.ndarray, np.ndarray]:
     """Where the grid ``[0, 1]`` lies in each input's quantiles: ``low + span * grid``.
 
-    A bounded side keeps the quantile 0 or 1, so a uniform input gets the classical
-    grid ``{0, 1/(p-1), ..., 1}`` and a step of ``p / (2 (p - 1))`` of its range
-    (Morris 1991; as SALib). An unbounded side, whose quantile 0 or 1 is infinite,
-    is cut at ``1 / (2 p)`` from the end.
+    A side where the input's density stays positive up to a finite bound (a uniform
+    input, a truncated normal) keeps the quantile 0 or 1, so a uniform input gets
+    the classical grid ``{0, 1/(p-1), ..., 1}`` and a step of ``p / (2 (p - 1))`` of
+    its range (Morris 1991; as SALib). Any other side (unbounded, or a density that
+    vanishes or diverges there, as a lognormal at 0) is cut at the quantile
+    ``1 / (2 p)`` from its end, so that no run sits on a degenerate value.
     """
-    d = parameters.dim
-    with np.errstate(all="ignore"):
-        ends = parameters._ppf(np.vstack([np.zeros(d), np.ones(d)]))
     cut = 1.0 / (2 * levels)
-    low = np.where(np.isfinite(ends[0]), 0.0, cut)
-    high = np.where(np.isfinite(ends[1]), 1.0, 1.0 - cut)
+    low = np.full(parameters.dim, cut)
+    high = np.full(parameters.dim, 1.0 - cut)
+    with np.errstate(all="ignore"):
+        for j, dist in enumerate(parameters.distributions):
+            ends = np.asarray(dist.ppf(np.array([0.0, 1.0])), dtype=float)
+            density = np.asarray(dist.pdf(ends), dtype=float)
+            keep = np.isfinite(ends) & np.isfinite(density) & (density > 0)
+            low[j] = 0.0 if keep[0] else cut
+            high[j] = 1.0 if keep[1] else 1.0 - cut
     return low, high - low
 
 
@@ -157,8 +163,9 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
     model : Model
     parameters : Parameters
         Any marginals: the ``levels``-point grid is placed at the quantiles
-        ``j / (levels - 1)`` of each input, with an unbounded side cut at the
-        quantile ``1 / (2 levels)`` from its end, so unbounded inputs work.
+        ``j / (levels - 1)`` of each input; a side without a positive density at a
+        finite bound (a normal input, a lognormal at 0) is cut at the quantile
+        ``1 / (2 levels)`` from its end, so unbounded inputs work.
     n_trajectories : int
         Number of one-at-a-time trajectories (>= 2); the cost is
         ``n_trajectories * (d + 1)`` runs.
@@ -261,5 +268,5 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
         info={"seed": seed, "n_trajectories_used": int(good.sum()),
               "n_dropped_trajectories": int((~good).sum()), "n_new": int(ev.n_new),
               "n_cached": int(ev.n_cached), "design": "Morris (1991) trajectories, "
-              "levels at quantiles j / (levels - 1), unbounded sides cut at 1 / (2 levels)",
+              "levels at quantiles j / (levels - 1), open sides cut at 1 / (2 levels)",
               "uqkit_version": __version__})
