@@ -67,3 +67,15 @@ def measure(html_path: str | os.PathLike, *, width: int = 1280,
         return metrics
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def screenshot(html_path: str | os.PathLike, png: str | os.PathLike, *, width: int = 1280,
+               height: int = 900) -> None:
+    """A PNG of the page's first ``height`` pixels (no measurement)."""
+    work = Path(tempfile.mkdtemp(prefix="uqkit-chromium-"))
+    try:
+        _run([f"--screenshot={Path(png).resolve()}", "--hide-scrollbars",
+              f"--window-size={width},{height}", Path(html_path).resolve().as_uri()],
+             work / "profile")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -365,7 +365,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
                     reason=f"{CHROMIUM} is absent: install it with "
                            "`apt-get update && apt-get install -y chromium`")
 def test_renders_in_headless_chromium(study, tmp_path):
-    from _chromium import measure
+    from _chromium import measure, screenshot
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report-1280.png"  # kept for a person to look at (git-ignored)
@@ -388,7 +388,7 @@ def test_renders_in_headless_chromium(study, tmp_path):
     blank = tmp_path / "blank.html"
     blank.write_text("<!DOCTYPE html><html><body style='background:#fff'></body></html>")
     shot2 = tmp_path / "blank.png"
-    measure(blank, width=400, screenshot=shot2)
+    screenshot(blank, shot2, width=400, height=300)
     if shot2.exists():
         assert _pixel_spread(shot2) < 0.01
 
