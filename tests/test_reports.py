@@ -466,3 +466,23 @@ def test_report_writes_are_atomic(tmp_path, monkeypatch):
         _html.write_page(target, "<!DOCTYPE html><p>new</p>")
     assert target.read_text(encoding="utf-8") == "previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_evidence_and_a_model_comparison_table_are_shown(tmp_path):
+    # a posterior with a finite evidence shows it (and the summary quotes it); a DataFrame
+    # such as uqkit.compare's is a table titled by attrs["title"], under one heading
+    post = _FakePosterior(True)
+    post.log_evidence, post.log_evidence_se = -12.3456, 0.0789
+    table = pd.DataFrame({"log_evidence": [-12.35, -15.0], "log_evidence_se": [0.08, 0.1],
+                          "log_bayes_factor": [0.0, -2.65], "probability": [0.934, 0.066]},
+                         index=pd.Index(["sir", "seir"], name="model"))
+    table.attrs["title"] = "Model comparison"
+    path = uqkit.report(post, table, path=tmp_path / "e.html")
+    text = open(path, encoding="utf-8").read()
+    assert "log evidence" in text and "-12.346 +- 0.079" in text
+    assert text.count("<h2>Model comparison</h2>") == 1 and "<h3>Model comparison" not in text
+    t = named(parse(path).tables, "Model comparison")
+    assert cell(t, "seir", "probability") == 0.066
+    plain = _FakePosterior(True)  # no evidence attribute: nothing said
+    assert "log evidence" not in open(uqkit.report(plain, path=tmp_path / "n.html"),
+                                      encoding="utf-8").read()
