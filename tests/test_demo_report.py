@@ -12,7 +12,7 @@ from uqkit.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
-# the full demo (n = 512) measures about 6,200 px at 1280 px (12,400 px before the summary,
+# the full demo (n = 512) measures about 5,900 px at 1280 px (12,400 px before the summary,
 # the figures over time and the collapsed tables); the tiny demo here about 5,600 px
 HEIGHT_BUDGET = 7000
 
