@@ -52,3 +52,14 @@ def test_a_good_fit_does_not_warn():
     p = uqkit.Parameters(a=uqkit.Uniform(0, 1), b=uqkit.Uniform(0, 1))
     pce = uqkit.fit_pce(simple, p, n=20, rng=0)  # UQKitWarning is an error in this suite
     assert pce.info["poor_outputs"] == []
+
+
+def test_the_report_shows_the_poor_outputs(tmp_path):
+    model, params = _problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", uqkit.PoorSurrogateWarning)
+        pce = uqkit.fit_pce(model, params, n=30, rng=0)
+    text = open(uqkit.report(pce, path=tmp_path / "r.html"), encoding="utf-8").read()
+    summary = text[text.index("<h2>Summary</h2>"):text.index("<h2>Polynomial chaos")]
+    assert "poor surrogate (leave-one-out Q2 &lt; 0.9) for 1 of 3 outputs: wiggle" in summary
+    assert "POOR SURROGATE" in text and "more model runs" in text

@@ -46,7 +46,11 @@ def pce_section(p: Any, label: str, ctx: Context) -> Section:
     s = Section(f"Polynomial chaos surrogate{label}", "pce")
     outputs = [str(o) for o in p.outputs]
     q2 = 1.0 - np.asarray(p.loo_error, dtype=float)
-    bad = quality_verdict(s, outputs, q2, np.asarray(p.variance, dtype=float), "leave-one-out")
+    # judged against the variance of the runs (a poor fit may keep only the constant term)
+    Y = getattr(p, "Y", None)
+    variance = (np.var(np.asarray(Y, dtype=float), axis=0) if Y is not None and len(Y) > 1
+                else np.asarray(p.variance, dtype=float))
+    bad = quality_verdict(s, outputs, q2, variance, "leave-one-out")
     split_facts(s, {"method": p.method, "terms": int(p.n_terms),
                     "max degree": int(np.asarray(p.multi_indices).sum(axis=1).max()),
                     "model evaluations": p.n_evaluations, "failed evaluations": p.n_failed},
