@@ -46,7 +46,7 @@ def to_plain(value: Any) -> Any:
 
 
 def _label(x: Any) -> Any:
-    return " / ".join(map(str, x)) if isinstance(x, tuple) else to_plain(x)
+    return " / ".join(str(p) for p in x if str(p)) if isinstance(x, tuple) else to_plain(x)
 
 
 def table_block(name: str, df: pd.DataFrame, *, index: bool = True, note: str = "") -> dict:

@@ -100,7 +100,7 @@ def figure_png(fig: Any, *, dpi: int = 110, alt: str = "figure") -> str:
 
 
 def _label(x: Any) -> str:
-    return esc(" / ".join(map(str, x)) if isinstance(x, tuple) else x)
+    return esc(" / ".join(str(p) for p in x if str(p)) if isinstance(x, tuple) else x)
 
 
 def _cell(value: Any, digits: int) -> str:

@@ -104,7 +104,7 @@ def _tables(s: Section, r: Any, scalars: list, series: dict[str, list], ctx: Con
         per_t.index.name = "output"
         axis = ctx.axis(r, g)
         if axis.get("values") is not None and len(axis["values"]) == len(names):
-            per_t.insert(0, axis.get("label", "axis"), np.asarray(axis["values"]))
+            per_t.insert(0, (axis.get("label", "axis"), ""), np.asarray(axis["values"]))
         s.table(f"Indices of {g} at each point of the series", per_t, collapsed=True)
     agg_f, agg_t = getattr(r, "aggregated_first", None), getattr(r, "aggregated_total", None)
     if agg_f is not None and agg_t is not None:
