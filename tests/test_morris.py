@@ -110,3 +110,69 @@ def test_result_api(tmp_path):
     assert ax.get_xlabel().startswith("mu*")
     text = open(res.report(tmp_path / "m.html"), encoding="utf-8").read()
     assert "data:image/png;base64," in text and "x1" in text
+
+
+def _salib_mu_star(func, bounds, r, seed):
+    from SALib.analyze import morris as salib_analyze
+    from SALib.sample import morris as salib_sample
+
+    problem = {"num_vars": len(bounds), "names": [f"x{i + 1}" for i in range(len(bounds))],
+               "bounds": bounds}
+    X = salib_sample.sample(problem, r, num_levels=4, seed=seed)
+    S = salib_analyze.analyze(problem, X, func(X), num_levels=4, seed=seed)
+    return np.asarray(S["mu_star"]), np.asarray(S["mu_star_conf"]) / 1.96
+
+
+def test_ishigami_x2_is_not_missed():
+    # Ishigami x2 enters as 7 sin(x2)^2, whose period is half the range: with the
+    # standard step 2/3 of the range (Morris 1991, p = 4), each elementary effect is
+    # 7 * 0.75 / (2/3) = 7.875 exactly, as SALib gives with num_levels=4.
+    model, params, _ = uqkit.examples.ishigami()
+    res = uqkit.morris(model, params, 20, rng=0)
+    np.testing.assert_allclose(res.mu_star.loc["x2", "y"], 7.875, rtol=1e-12)
+
+
+def test_half_range_periodic_input_is_not_missed():
+    # y = sin(4 pi x1) + x2 on U(0, 1)^2: grid {0, 1/3, 2/3, 1}, step 2/3, so every
+    # |effect| of x1 is sin(2 pi / 3) / (2/3) = 1.299... exactly; x2's is 1.
+    model = uqkit.as_model(lambda X: np.sin(4 * np.pi * X[:, 0]) + X[:, 1],
+                           inputs=("x1", "x2"), vectorized=True)
+    params = uqkit.Parameters(x1=uqkit.Uniform(0, 1), x2=uqkit.Uniform(0, 1))
+    res = uqkit.morris(model, params, 20, rng=1, n_resamples=0)
+    np.testing.assert_allclose(res.mu_star["y"], [np.sin(2 * np.pi / 3) * 1.5, 1.0],
+                               rtol=1e-12)
+    mu_salib, _ = _salib_mu_star(lambda X: np.sin(4 * np.pi * X[:, 0]) + X[:, 1],
+                                 [[0, 1], [0, 1]], 20, seed=1)
+    np.testing.assert_allclose(mu_salib, res.mu_star["y"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("example", ["ishigami", "sobol_g"])
+def test_mu_star_agrees_with_salib(example):
+    # Same grid and step as SALib (num_levels=4); independent designs, so the two
+    # mu_star differ by Monte-Carlo error only: |diff| < 4 sqrt(se_uqkit^2 + se_salib^2),
+    # each se from its bootstrap interval (95 %: half-width 1.96 se).
+    model, params, _ = getattr(uqkit.examples, example)()
+    res = uqkit.morris(model, params, 100, rng=7)
+    bounds = [[-np.pi, np.pi]] * 3 if example == "ishigami" else [[0, 1]] * params.dim
+    mu_salib, se_salib = _salib_mu_star(lambda X: model(X)[:, 0], bounds, 100, seed=7)
+    ci = res.mu_star_ci
+    se = (ci["high"]["y"] - ci["low"]["y"]).to_numpy() / (2 * 1.96)
+    diff = np.abs(res.mu_star["y"].to_numpy() - mu_salib)
+    assert np.all(diff <= 4 * np.hypot(se, se_salib) + 1e-12), (res.mu_star["y"], mu_salib)
+
+
+def test_example_indexes_like_a_tuple():
+    # the README indexes examples: uqkit.examples.sobol_g()[2] is the reference
+    ex = uqkit.examples.sobol_g()
+    model, params, ref = ex
+    assert ex[0] is model and ex[1] is params and ex[2] is ref and ex[-1] is ref
+    assert ex[:2] == (model, params) and len(ex) == 3
+
+
+def test_no_run_on_a_degenerate_bound():
+    # a lognormal's quantile 0 is E = 0, where y = 1 / E is infinite: that side of the
+    # grid is cut at the quantile 1/8 (as for unbounded inputs), the uniform side is not
+    model = uqkit.as_model(lambda X: X[:, 1] / X[:, 0], inputs=("E", "L"), vectorized=True)
+    params = uqkit.Parameters(E=uqkit.LogNormal(0.0, 0.5), L=uqkit.Uniform(1, 2))
+    res = uqkit.morris(model, params, 10, rng=0, n_resamples=0)
+    assert res.n_failed == 0 and np.isfinite(res.mu_star["y"]).all()

@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     # polynomial chaos
     "fit_pce": "uqkit.pce",
     "PolynomialChaos": "uqkit.pce",
+    "PoorSurrogateWarning": "uqkit.pce",
     # Gaussian-process emulators
     "fit_gp": "uqkit.gp",
     "GaussianProcess": "uqkit.gp",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -218,7 +217,8 @@ class Parameters(Mapping):
         return out
 
     def check_support(self, X: Any, *, arg: str = "X", func: str = "evaluate") -> np.ndarray:
-        """Validate user points: shape, finiteness, and inside the support (E7)."""
+        """Validate user points: shape, finiteness, and inside the support
+        (tests/test_parameters.py::test_check_support_rejects_outside_points)."""
         X = as_2d_float(func, arg, X, self.dim)
         b = self.bounds
         outside = (X < b[:, 0]) | (X > b[:, 1])
@@ -237,14 +237,14 @@ class Parameters(Mapping):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(n)}</td><td>{html.escape(repr(d))}</td>"
-            f"<td>{d.mean:.4g}</td><td>{d.std:.4g}</td>"
-            f"<td>[{d.support[0]:.4g}, {d.support[1]:.4g}]</td></tr>"
-            for n, d in zip(self._names, self._dists)
-        )
-        return (
-            "<table class='uqkit-parameters'><thead><tr><th>name</th><th>distribution</th>"
-            "<th>mean</th><th>sd</th><th>support</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+        import pandas as pd
+
+        from uqkit.reports._repr import card
+
+        df = pd.DataFrame({"distribution": [repr(d) for d in self._dists],
+                           "mean": [d.mean for d in self._dists],
+                           "sd": [d.std for d in self._dists],
+                           "support": [f"[{d.support[0]:.4g}, {d.support[1]:.4g}]"
+                                       for d in self._dists]},
+                          index=pd.Index(list(self._names), name="name"))
+        return card("Parameters", f"({self.dim})", tables=[("", df)])

@@ -2,7 +2,8 @@
 
 Each parser is called with the evaluation's work directory and returns the
 outputs (a sequence in the order of the model's ``outputs``, or a mapping by
-name). Parsing is strict (RELIABILITY D4, D5):
+name). Parsing is strict (tests/test_command_parsers.py::test_rejected_numbers and
+::test_wrong_types_fail_through_the_model):
 
 - numbers must look like numbers: ``1,0`` (decimal comma) and ``1_000`` are
   rejected; Fortran exponents ``1.0D+00`` only with ``fortran=True``;

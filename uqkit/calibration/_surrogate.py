@@ -114,10 +114,15 @@ class Refinement:
 def fit_prior_pce(model: Any, problem: Any, runner: Any, rng: np.random.Generator,
                   n: int | None = None):
     """``uqkit.fit_pce`` on prior samples of the model inputs (the base of ``surrogate="pce"``)."""
-    from ..pce import fit_pce
+    import warnings
+
+    from ..pce import PoorSurrogateWarning, fit_pce
     d = len(model.inputs)
     n = n if n is not None else max(3 * (d + 1) ** 2, 40)
-    pce = fit_pce(model, problem.parameters.subset(model.inputs), n=n, rng=rng, runner=runner)
+    with warnings.catch_warnings():  # it only screens proposals: the posterior stays exact
+        warnings.simplefilter("ignore", PoorSurrogateWarning)
+        pce = fit_pce(model, problem.parameters.subset(model.inputs), n=n, rng=rng,
+                      runner=runner)
     return pce, int(getattr(pce, "n_evaluations", n))
 
 

@@ -14,6 +14,7 @@ import importlib
 import inspect
 import sys
 import types
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -485,7 +486,8 @@ def slurm_study_executor(study: Study, store: Path) -> Any:
 
 
 def local_dask_cluster(n_workers: int):
-    """A Dask ``LocalCluster`` listening on loopback only (RELIABILITY security point 4).
+    """A Dask ``LocalCluster`` listening on loopback only
+    (tests/test_cli.py::test_cluster_started_by_uqkit_listens_on_loopback_only).
 
     ``tcp://`` is unauthenticated and tasks are pickled, so the scheduler, the workers and
     the dashboard bind 127.0.0.1 (the dashboard on a free port: ``dashboard_address=None``
@@ -529,16 +531,23 @@ def execute(prep: Prepared, runner: Any, *, log: Callable[[str], None] = lambda 
     if "pce" in a:
         s = a["pce"]
         log(f"pce: n={s['n']}")
-        pce = uqkit.fit_pce(model, params, n=s["n"], degree=s["degree"], method=s["method"],
-                            rng=seed, runner=runner)
-        results.append(pce)
-        if s["validation"]:
-            Xv = params.sample(s["validation"], method="random", rng=seed + 7919)
-            ev = runner.evaluate(model, Xv)
-            val = pce.validate(Xv[ev.ok], ev.Y[ev.ok])
-            val.attrs["title"] = (f"PCE validation on {int(ev.ok.sum())} independent points "
-                                  f"(seed {seed + 7919})")
-            results.append(val)
+        with warnings.catch_warnings(record=True) as caught:  # the report shows the verdict
+            warnings.simplefilter("always", uqkit.PoorSurrogateWarning)
+            pce = uqkit.fit_pce(model, params, n=s["n"], degree=s["degree"],
+                                method=s["method"], rng=seed, runner=runner)
+            results.append(pce)
+            if s["validation"]:
+                Xv = params.sample(s["validation"], method="random", rng=seed + 7919)
+                ev = runner.evaluate(model, Xv)
+                val = pce.validate(Xv[ev.ok], ev.Y[ev.ok])
+                val.attrs["title"] = (f"PCE validation on {int(ev.ok.sum())} independent "
+                                      f"points (seed {seed + 7919})")
+                results.append(val)
+        for w in caught:
+            if issubclass(w.category, uqkit.PoorSurrogateWarning):
+                log(f"warning: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if "calibrate" in a:
         s = a["calibrate"]
         log("calibrate: sampling the posterior")
@@ -574,7 +583,7 @@ def write_report(prep: Prepared, runner: Any, results: list[Any]) -> tuple[str, 
     objs: list[Any] = [facts, prep.parameters, prep.base_model, *results]
     if runner.store is not None:
         objs.append(runner.store)
-    doc = build_document(*objs, title=study.report["title"])
+    doc = build_document(*objs, title=study.report["title"], truth=study.report.get("truth"))
     paths = write_document(doc, study.resolve(study.report["path"]))
     if runner.store is not None:
         runner.store.save_checkpoint(f"study:{study.name}:report", {},

@@ -4,7 +4,8 @@ Study files are data: expressions are parsed with :mod:`ast` and walked by a
 whitelist (numbers, parameter names, ``+ - * / ** %``, unary signs and a few
 numpy functions). Attribute access, subscripts, keywords, lambdas, comprehensions
 and every other node are refused, so an expression cannot reach Python objects,
-import anything or run code (RELIABILITY security point 6). Never ``eval``.
+import anything or run code
+(tests/test_cli_fuzz.py::test_security6_expressions_cannot_run_code). Never ``eval``.
 """
 
 from __future__ import annotations

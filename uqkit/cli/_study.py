@@ -174,9 +174,13 @@ def parse_study(text: str, path: str | Path = "study.toml") -> Study:
     derived = _derived(c, raw.get("derived", {}), params)
     analyses = _analyses(c, raw.get("analyses"))
     runner = _runner(c, raw.get("runner", {}), path)
-    report = c.table(raw.get("report", {}), ("report",), ("path", "title"))
+    report = c.table(raw.get("report", {}), ("report",), ("path", "title", "truth"))
+    truth = c.get(report, ("report", "truth"), "table", default={})
+    for k in truth:  # true parameter values (synthetic data), shown in the report
+        c.get(truth, ("report", "truth", k), "number")
     report = {"path": c.get(report, ("report", "path"), "str", default=f"{path.stem}-report.html"),
-              "title": c.get(report, ("report", "title"), "str", default=title)}
+              "title": c.get(report, ("report", "title"), "str", default=title),
+              "truth": {str(k): float(v) for k, v in truth.items()}}
     if not report["path"].lower().endswith((".html", ".htm")):
         raise c.err(("report", "path"), f"must end in .html, got {report['path']!r}")
     _check_inside(c, ("report", "path"), report["path"], path.parent)

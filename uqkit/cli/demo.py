@@ -115,7 +115,10 @@ def demo_study(out: Path, size: int, workers: int, seed: int, calibrate: bool) -
     if workers:
         lines.append(f"workers = {workers}")
     lines += ["store = \"study.db\"", "on_failure = \"skip\"", "",
-              "[report]", "path = \"report.html\"", ""]
+              "[report]", "path = \"report.html\""]
+    if calibrate:  # the values behind the synthetic data, drawn on the posterior marginals
+        lines.append(f"truth = {_toml_value(truth)}")
+    lines.append("")
     return "\n".join(lines)
 
 

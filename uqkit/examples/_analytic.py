@@ -41,7 +41,9 @@ class Reference:
 class Example:
     """A test model, its input distributions and reference values.
 
-    Unpacks as ``model, parameters, reference = uqkit.examples.ishigami()``.
+    Behaves as the tuple ``(model, parameters, reference)``: it unpacks as
+    ``model, parameters, reference = uqkit.examples.ishigami()``, indexes
+    (``ex[2]``, ``ex[:2]``) and has length 3.
     """
 
     model: Any
@@ -49,8 +51,17 @@ class Example:
     reference: Reference
     description: str = field(default="", repr=False)
 
+    def _astuple(self) -> tuple[Any, Parameters, Reference]:
+        return (self.model, self.parameters, self.reference)
+
     def __iter__(self) -> Iterator[Any]:
-        return iter((self.model, self.parameters, self.reference))
+        return iter(self._astuple())
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._astuple()[index]
 
 
 def _ishigami_f(X: np.ndarray, a: float, b: float) -> np.ndarray:

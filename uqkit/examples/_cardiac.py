@@ -258,6 +258,7 @@ def cardiac_cable(*, length: float = 40.0, n_cells: int = 80, dt: float = 0.4,
                      outputs={"apd": 1, "cv": 1, "activation": n_times}, vectorized=True,
                      name=f"uqkit.examples.cardiac_cable({tag})", version="1")
     model.times = duration * np.arange(1, n_times + 1) / n_times
+    model.time_unit = "ms"
     params = Parameters(D=Uniform(0.5, 2.0), k=Uniform(6.0, 10.0), a=Uniform(0.13, 0.2),
                         eps0=Uniform(0.002, 0.004), mu1=Uniform(0.2, 0.3))
     return Example(model, params, None,

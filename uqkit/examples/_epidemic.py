@@ -173,6 +173,7 @@ def sir(*, horizon: float = 730.0, dt: float = 0.5, n_times: int = 73) -> Exampl
                               "infected": n_times},
                      vectorized=True, name=f"uqkit.examples.sir({tag})", version="1")
     model.times = horizon * np.arange(1, n_times + 1) / n_times
+    model.time_unit = "days"
     params = Parameters(r0=Uniform(1.5, 3.5), infectious_period=Uniform(4.0, 10.0),
                         i0=LogUniform(1e-5, 1e-3))
     return Example(model, params, None,

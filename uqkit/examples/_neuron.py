@@ -198,6 +198,7 @@ def hodgkin_huxley(*, duration: float = 100.0, dt: float = 0.025,
                      outputs={"spikes": 1, "rate": 1, "v_peak": 1, "voltage": n_times},
                      vectorized=True, name=f"uqkit.examples.hodgkin_huxley({tag})", version="1")
     model.times = duration * np.arange(1, n_times + 1) / n_times
+    model.time_unit = "ms"
     params = Parameters(current=Uniform(2.0, 20.0), g_na=Uniform(96.0, 144.0),
                         g_k=Uniform(28.8, 43.2), g_l=Uniform(0.24, 0.36))
     return Example(model, params, None,

@@ -186,10 +186,11 @@ class Chain:
                 f"outputs={len(self.outputs)})")
 
     def _repr_html_(self) -> str:
-        import html
+        import pandas as pd
 
-        rows = "".join(
-            f"<tr><td>{html.escape(s)}</td><td>{html.escape(', '.join(m.inputs))}</td>"
-            f"<td>{html.escape(', '.join(m.outputs))}</td></tr>" for s, m in self.steps.items())
-        return ("<table><tr><th>step</th><th>inputs</th><th>outputs</th></tr>"
-                f"{rows}</table>")
+        from uqkit.reports._repr import card
+
+        df = pd.DataFrame({"inputs": [", ".join(m.inputs) for m in self.steps.values()],
+                           "outputs": [", ".join(m.outputs) for m in self.steps.values()]},
+                          index=pd.Index(list(self.steps), name="step"))
+        return card("Chain", tables=[("", df)])

@@ -187,7 +187,7 @@ class CommandModel:
         self.limits = _check_limits(limits)
         self.workdir = None if workdir is None else Path(workdir).absolute()
 
-        # E5: the program and the scripts exist before any evaluation
+        # the program and the scripts exist before any evaluation (tests/test_command.py)
         prog = _resolve_program(command, self.env, root)
         self.command = tuple(prog.argv)
         self._argv = tuple(Template(a, f"argv[{i}]", cap) for i, a in enumerate(prog.argv))
@@ -373,12 +373,11 @@ class CommandModel:
                 f"outputs={_short(self.outputs)})")
 
     def _repr_html_(self) -> str:
-        import html
+        from uqkit.reports._repr import card
 
-        return (f"<b>CommandModel</b> {html.escape(self.name)}<br>"
-                f"command: <code>{html.escape(' '.join(self.command))}</code><br>"
-                f"inputs: {html.escape(', '.join(self.inputs))}<br>"
-                f"outputs: {html.escape(_short(self.outputs))}")
+        return card("CommandModel", self.name, facts={
+            "command": " ".join(self.command), "inputs": ", ".join(self.inputs),
+            "outputs": _short(self.outputs)})
 
 
 # ---------------------------------------------------------------------- helpers

@@ -5,9 +5,10 @@ interfaces with no body limit and answers a model exception with a bare 500),
 this server binds 127.0.0.1 by default and warns for any other host, caps
 request bodies (413), supports a bearer token, answers every error with a
 UM-Bridge JSON error body, and refuses non-finite outputs explicitly
-(RELIABILITY H7 and security 3).
+(tests/test_umbridge_server.py::test_h7_conformity_errors and
+::test_loopback_default_and_body_cap).
 
-Under load and abuse (RELIABILITY H8):
+Under load and abuse (tests/test_server_abuse.py):
 
 - connections wait in a listen backlog of 256 and are served by a pool of
   ``workers`` threads; beyond ``workers + 256`` connections in progress a new

@@ -4,7 +4,8 @@ Only ``{{ identifier }}`` (spaces optional) is a placeholder; everything else,
 single braces included (JSON, C, hoc, Fortran namelists), is copied verbatim.
 Values are written with ``repr(float)``, the shortest text that parses back to
 the same double, so the number a simulator reads is exactly the number keyed in
-the store (RELIABILITY I6). ``{{ name:SPEC }}`` applies a Python format spec
+the store (tests/test_command.py::test_values_round_trip_exactly_i6).
+``{{ name:SPEC }}`` applies a Python format spec
 (``{{ dt:.17e }}``, ``{{ n_cells:d }}``) for codes that need fixed layouts; a
 spec that loses digits is reported by :func:`lossy_specs` so the model can warn.
 

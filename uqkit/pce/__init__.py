@@ -7,5 +7,6 @@ matching pursuit, least squares or quadrature.
 
 from ._chaos import PolynomialChaos
 from ._fit import fit_pce
+from ._quality import PoorSurrogateWarning
 
-__all__ = ["fit_pce", "PolynomialChaos"]
+__all__ = ["fit_pce", "PolynomialChaos", "PoorSurrogateWarning"]

@@ -299,6 +299,11 @@ class PolynomialChaos:
             deviation of ``Y``: ``sqrt(1 - Q^2)``), ``q2`` (``1 - MSE / Var(Y)``),
             ``rmse`` and ``max_abs_error``.
 
+        Warns
+        -----
+        PoorSurrogateWarning
+            For outputs with ``q2`` below 0.9 (outputs that hardly vary are not judged).
+
         Raises
         ------
         InvalidParameterError
@@ -318,6 +323,9 @@ class PolynomialChaos:
             # an output that is constant on the validation points has no relative error
             # or Q^2 (NaN, not inf); rmse and max_abs_error still say how close it is
             rel = np.where(var > 0, np.sqrt(mse / np.where(var > 0, var, 1.0)), np.nan)
+        from ._quality import warn_poor
+
+        warn_poor(list(self.outputs), 1 - rel**2, var, "validation", stacklevel=2)
         return pd.DataFrame({"relative_error": rel, "q2": 1 - rel**2, "rmse": np.sqrt(mse),
                              "max_abs_error": np.abs(err).max(axis=0)},
                             index=pd.Index(list(self.outputs), name="output"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
@@ -38,19 +37,15 @@ def text_repr(pce) -> str:
 
 
 def html_repr(pce) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{mean:.6g}</td><td>{std:.6g}</td>"
-        f"<td>{loo:.2e}</td></tr>"
-        for name, mean, std, loo in _rows(pce)[:50]
-    )
-    more = len(pce.outputs) - 50
-    tail = f"<p>... {more} more outputs</p>" if more > 0 else ""
-    return (
-        "<div class='uqkit-pce'>"
-        f"<p><b>PolynomialChaos</b> {html.escape(_summary(pce))}</p>"
-        "<table><thead><tr><th>output</th><th>mean</th><th>std</th><th>LOO error</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>{tail}</div>"
-    )
+    import pandas as pd
+
+    from uqkit.reports._repr import card
+
+    rows = _rows(pce)
+    df = pd.DataFrame({"mean": [r[1] for r in rows], "std": [r[2] for r in rows],
+                       "LOO error": [r[3] for r in rows]},
+                      index=pd.Index([r[0] for r in rows], name="output"))
+    return card("PolynomialChaos", _summary(pce), tables=[("", df)], kind="pce")
 
 
 def plot(pce, output: str | None, *, X: Any = None, Y: Any = None, axes=None):

@@ -18,6 +18,7 @@ from ._blas import single_threaded_blas
 from ._chaos import PolynomialChaos
 from ._design import ProductBasis
 from ._quadrature import fit_quadrature, node_bound, sparse_grid
+from ._quality import warn_poor
 from ._select import COMPRESS_MIN_OUTPUTS, fit_compressed, fit_regression, min_points, union
 from ._truncation import MAX_CANDIDATES, count_multi_indices
 
@@ -79,6 +80,12 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
     PolynomialChaos
         The expansion: a vectorized surrogate Model with ``mean``, ``variance``,
         ``std``, ``sobol()``, ``loo_error``, ``validate()``.
+
+    Warns
+    -----
+    PoorSurrogateWarning
+        For outputs whose leave-one-out ``Q^2 = 1 - loo_error`` is below 0.9 (their
+        names are in ``info["poor_outputs"]``); outputs that hardly vary are not judged.
 
     Raises
     ------
@@ -207,6 +214,8 @@ def fit_pce(model: Any = None, parameters: Any = None, *, n: int | None = None,
         info["loo_by_degree"] = {o: f.history for o, f in zip(outs, fits, strict=True)}
     info.update(info_common, n_terms_by_output={o: int(np.count_nonzero(coef[:, j]))
                                                 for j, o in enumerate(outs)})
+    info["poor_outputs"] = warn_poor(outs, 1.0 - np.asarray(loo, dtype=float), Yd.var(axis=0),
+                                     "leave-one-out", stacklevel=2)
     return PolynomialChaos(
         parameters, outputs, alphas, coef,
         loo_error=pd.Series(loo, index=outs, name="loo_error"),

@@ -20,7 +20,7 @@ import pandas as pd
 from . import _html as h
 
 __all__ = ["Document", "Section", "to_plain", "table_block", "figure_block", "render_html",
-           "document_to_dict", "document_from_dict"]
+           "render_blocks", "document_to_dict", "document_from_dict"]
 
 
 def to_plain(value: Any) -> Any:
@@ -46,7 +46,7 @@ def to_plain(value: Any) -> Any:
 
 
 def _label(x: Any) -> Any:
-    return " / ".join(map(str, x)) if isinstance(x, tuple) else to_plain(x)
+    return " / ".join(str(p) for p in x if str(p)) if isinstance(x, tuple) else to_plain(x)
 
 
 def table_block(name: str, df: pd.DataFrame, *, index: bool = True, note: str = "") -> dict:
@@ -80,37 +80,61 @@ def figure_block(fig: Any, caption: str = "") -> dict:
 
 @dataclass
 class Section:
-    """One heading of the report with its blocks (facts, table, figure, verdict, text)."""
+    """One heading of the report with its blocks.
+
+    Blocks: facts, table, figure, verdict, text, and findings (one-line results that
+    the report's summary collects). A table, figure or facts block with
+    ``collapsed=True`` renders inside a closed ``<details>``: the full numbers stay in
+    the page and in the JSON without making the page long.
+    """
 
     title: str
     kind: str
     blocks: list[dict] = field(default_factory=list)
 
-    def facts(self, items: dict[str, Any], name: str = "facts") -> Section:
-        self.blocks.append({"type": "facts", "name": name,
+    def facts(self, items: dict[str, Any], name: str = "facts", *,
+              collapsed: bool = False) -> Section:
+        self.blocks.append({"type": "facts", "name": name, "collapsed": bool(collapsed),
                             "items": {str(k): to_plain(v) for k, v in items.items()}})
         return self
 
-    def table(self, name: str, df: pd.DataFrame, **kw: Any) -> Section:
-        self.blocks.append(table_block(name, df, **kw))
+    def table(self, name: str, df: pd.DataFrame, *, collapsed: bool = False,
+              **kw: Any) -> Section:
+        block = table_block(name, df, **kw)
+        block["collapsed"] = bool(collapsed)
+        self.blocks.append(block)
         return self
 
-    def figure(self, make: Any, caption: str = "") -> Section:
-        """Add the figure drawn by ``make()`` (returns axes or a figure); a failure is noted."""
+    def figure(self, make: Any, caption: str = "", *, alt: str | None = None,
+               collapsed: bool = False) -> Section:
+        """Add the figure drawn by ``make()`` (returns axes or a figure); a failure is noted.
+
+        ``alt`` is the figure's alternative text (default: the caption).
+        """
         try:
             obj = make()
             fig = _figure_of(obj)
-            self.blocks.append(figure_block(fig, caption))
+            block = figure_block(fig, caption)
+            block["alt"] = alt or caption
+            block["collapsed"] = bool(collapsed)
+            self.blocks.append(block)
         except Exception as exc:  # a figure must not sink the report: say why it is missing
             self.text(f"Figure '{caption}' could not be drawn: {type(exc).__name__}: {exc}")
         return self
 
-    def verdict(self, ok: bool, text: str) -> Section:
-        self.blocks.append({"type": "verdict", "ok": bool(ok), "text": text})
+    def verdict(self, ok: bool, text: str, short: str | None = None) -> Section:
+        """A pass/fail box; ``short`` is its one-line form for the report's summary."""
+        self.blocks.append({"type": "verdict", "ok": bool(ok), "text": text,
+                            "short": short or text})
         return self
 
     def text(self, text: str) -> Section:
         self.blocks.append({"type": "text", "text": text})
+        return self
+
+    def finding(self, text: str) -> Section:
+        """A one-line result for the report's summary (not repeated in the section)."""
+        self.blocks.append({"type": "finding", "text": text})
         return self
 
 
@@ -157,38 +181,67 @@ def document_from_dict(data: dict) -> Document:
                     dict(data.get("versions", {})), str(data.get("created", "")))
 
 
-def _render_block(b: dict) -> str:
+def _render_block(b: dict, section_title: str = "") -> str:
     kind = b.get("type")
+    collapsed = bool(b.get("collapsed"))
     if kind == "facts":
-        return h.definition_list(b["items"])
+        body = h.definition_list(b["items"])
+        return h.details(b.get("name") or "details", body) if collapsed else body
     if kind == "table":
         df = block_frame(b)
-        head = f"<h3>{h.esc(b['name'])}</h3>" if b.get("name") else ""
         note = f"<p class='uqkit-note'>{h.esc(b['note'])}</p>" if b.get("note") else ""
-        return head + h.table(df, index=b.get("show_index", True)) + note
+        body = h.table(df, index=b.get("show_index", True)) + note
+        rows = f" ({len(df)} rows)" if len(df) > 1 else ""
+        if collapsed:
+            return h.details(f"{b.get('name') or 'table'}{rows}", body)
+        same = b.get("name", "").strip().lower() == section_title.strip().lower()
+        head = f"<h3>{h.esc(b['name'])}</h3>" if b.get("name") and not same else ""
+        return head + body
     if kind == "figure":
         if "png" not in b:
             return ""
-        cap = f"<p class='uqkit-note'>{h.esc(b['caption'])}</p>" if b.get("caption") else ""
-        return f"<figure>{h.img(b['png'], b.get('caption') or 'figure')}{cap}</figure>"
+        cap = f"<figcaption>{h.esc(b['caption'])}</figcaption>" if b.get("caption") else ""
+        alt = b.get("alt") or b.get("caption") or "figure"
+        body = f"<figure>{h.img(b['png'], alt)}{cap}</figure>"
+        return h.details(b.get("caption") or "figure", body) if collapsed else body
     if kind == "verdict":
         return h.verdict(b["ok"], b["text"])
     if kind == "text":
         return f"<p>{h.esc(b['text'])}</p>"
-    return ""
+    if kind == "list":
+        items = "".join(f"<li>{h.esc(t)}</li>" for t in b.get("items", []))
+        head = f"<h3>{h.esc(b['name'])}</h3>" if b.get("name") else ""
+        return f"{head}<ul class='uqkit'>{items}</ul>"
+    return ""  # findings are shown in the summary
+
+
+def render_blocks(blocks: list[dict], section_title: str = "") -> str:
+    """The HTML of a list of blocks; neighbouring open figures share one row."""
+    out, row = [], []
+    for b in blocks:
+        if b.get("type") == "figure" and not b.get("collapsed") and "png" in b:
+            row.append(_render_block(b, section_title))
+            continue
+        if row:
+            out.append(f"<div class='uqkit-figures'>{''.join(row)}</div>")
+            row = []
+        out.append(_render_block(b, section_title))
+    if row:
+        out.append(f"<div class='uqkit-figures'>{''.join(row)}</div>")
+    return "".join(out)
 
 
 def render_html(doc: Document) -> str:
     """The self-contained HTML page of a document."""
     nav = "".join(f"<a href='#s{i}'>{h.esc(s.title)}</a>" for i, s in enumerate(doc.sections))
-    parts = [("", f"<nav class='uqkit'>{nav}</nav>"
-                  f"<p class='uqkit-note'>Written {h.esc(doc.created)} by uqkit "
-                  f"{h.esc(doc.versions.get('uqkit', ''))}.</p>")]
+    parts = [("", f"<p class='uqkit-note'>Written {h.esc(doc.created)} by uqkit "
+                  f"{h.esc(doc.versions.get('uqkit', ''))}.</p><nav class='uqkit'>{nav}</nav>")]
     for i, s in enumerate(doc.sections):
-        body = "".join(_render_block(b) for b in s.blocks)
+        body = render_blocks(s.blocks, s.title)
         parts.append(("", f"<section id='s{i}' class='uqkit-{h.esc(s.kind)}'>"
                           f"<h2>{h.esc(s.title)}</h2>{body}</section>"))
     versions = pd.DataFrame({"version": list(doc.versions.values())},
                             index=pd.Index(list(doc.versions), name="package"))
-    parts.append(("Versions", h.table(versions)))
+    parts.append(("", h.details("Versions of Python, uqkit and its dependencies",
+                                h.table(versions))))
     return h.page(doc.title, parts)

@@ -10,35 +10,48 @@ tools and tests can read the numbers back without rounding.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import math
 import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CSS", "esc", "fmt", "figure_png", "png_bytes", "img", "table", "definition_list",
-           "verdict", "page", "write_page", "versions"]
+__all__ = ["CSS", "esc", "fmt", "figure_png", "png_bytes", "img", "table", "details",
+           "definition_list", "verdict", "page", "write_page", "versions"]
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;
-color:#222;padding:0 1em;background:#fff}
-h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-h3{font-size:1.05em}
-table.uqkit{border-collapse:collapse;margin:.5em 0;font-size:.9em}
-table.uqkit th,table.uqkit td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-table.uqkit th{background:#f3f3f3}table.uqkit td.l,table.uqkit th.l{text-align:left}
-dl.uqkit{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
-dl.uqkit dt{font-weight:600}dl.uqkit dd{margin:0}
-img.uqkit{max-width:100%}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:1.5em auto;
+color:#222;padding:0 1em;background:#fff;line-height:1.4}
+h1{font-size:1.5em;margin-bottom:.2em}
+h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h3{font-size:1.02em;margin:.9em 0 .3em}
+.uqkit-scroll{max-width:100%;overflow-x:auto}
+table.uqkit{border-collapse:collapse;margin:.4em 0;font-size:.88em}
+table.uqkit th,table.uqkit td{border:1px solid #ccc;padding:.2em .55em;text-align:right;
+white-space:nowrap}
+table.uqkit th{background:#f3f3f3}table.uqkit td.l,table.uqkit th.l{text-align:left;
+white-space:normal;overflow-wrap:anywhere;max-width:40em}
+dl.uqkit{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr);
+gap:.1em 1em;margin:.4em 0}
+@media (max-width:700px){dl.uqkit{grid-template-columns:max-content minmax(0,1fr)}}
+dl.uqkit dt{font-weight:600}dl.uqkit dd{margin:0;overflow-wrap:anywhere}
+img.uqkit{max-width:100%;height:auto}
+.uqkit-figures{display:flex;flex-wrap:wrap;gap:.5em 1.5em;align-items:flex-start}
+.uqkit-figures figure{margin:.3em 0;max-width:100%}
+figcaption{color:#555;font-size:.85em;max-width:46em}
 .uqkit-note{color:#666;font-size:.85em}
-.uqkit-verdict{padding:.5em .8em;border-radius:4px;font-weight:600;margin:.5em 0}
+.uqkit-verdict{padding:.4em .8em;border-radius:4px;font-weight:600;margin:.4em 0}
 .uqkit-ok{background:#e3f4e1;color:#1b5e20;border:1px solid #a5d6a7}
 .uqkit-bad{background:#fdecea;color:#8e1c1c;border:1px solid #f5a5a5}
-nav.uqkit a{margin-right:1em}
+details.uqkit{margin:.3em 0}details.uqkit>summary{cursor:pointer;color:#1a4f8a}
+ul.uqkit{margin:.3em 0;padding-left:1.3em}
+nav.uqkit{font-size:.9em;display:flex;flex-wrap:wrap;gap:.2em 1.2em}
 """
 
 
@@ -87,7 +100,7 @@ def figure_png(fig: Any, *, dpi: int = 110, alt: str = "figure") -> str:
 
 
 def _label(x: Any) -> str:
-    return esc(" / ".join(map(str, x)) if isinstance(x, tuple) else x)
+    return esc(" / ".join(str(p) for p in x if str(p)) if isinstance(x, tuple) else x)
 
 
 def _cell(value: Any, digits: int) -> str:
@@ -99,11 +112,13 @@ def _cell(value: Any, digits: int) -> str:
 
 
 def table(df: pd.DataFrame, *, digits: int = 4, index: bool = True,
-          caption: str | None = None) -> str:
+          caption: str | None = None, bare: bool = False) -> str:
     """A DataFrame as an escaped HTML table (MultiIndex labels joined with ' / ').
 
     Numeric cells show ``digits`` significant digits and carry the exact value in
-    ``data-value``; text cells are escaped and left-aligned.
+    ``data-value``; text cells are escaped and left-aligned. ``bare`` gives a plain
+    ``<table>`` styled by its container (notebook cards) instead of a page table
+    in its scroll box.
     """
     head = ""
     if index:
@@ -118,8 +133,16 @@ def table(df: pd.DataFrame, *, digits: int = 4, index: bool = True,
         cells += "".join(_cell(v, digits) for v in row)
         rows.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f"<table class='uqkit'>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    if bare:
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f"<div class='uqkit-scroll'><table class='uqkit'>{cap}<thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def details(summary: str, body: str, *, open_: bool = False) -> str:
+    """A collapsible ``<details>`` block (``summary`` is escaped, ``body`` is HTML)."""
+    return (f"<details class='uqkit'{' open' if open_ else ''}><summary>{esc(summary)}"
+            f"</summary>{body}</details>")
 
 
 def definition_list(items: Mapping[str, Any]) -> str:
@@ -144,10 +167,22 @@ def page(title: str, sections: Iterable[tuple[str, str]]) -> str:
 
 
 def write_page(path: str | os.PathLike, document: str) -> str:
-    """Write the document (UTF-8) and return the path as a string."""
+    """Write the document (UTF-8) atomically and return the path as a string.
+
+    The text goes to a temporary file in the same folder, then replaces ``path``
+    in one rename, so a reader never sees half a report.
+    """
     path = os.fspath(path)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(document)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".uqkit-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(document)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     return path
 
 

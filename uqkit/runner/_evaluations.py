@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,10 +126,12 @@ class Evaluations:
                 f"outputs; {self.n_new} new, {self.n_cached} cached, {self.n_failed} failed)")
 
     def _repr_html_(self) -> str:
+        import pandas as pd
+
+        from uqkit.reports._repr import card
+
         counts = {s: int((self.status == s).sum()) for s in ("ok", "nonfinite", "failed",
                                                               "invalid")}
-        cells = "".join(f"<td>{v}</td>" for v in counts.values())
-        return (f"<div><b>Evaluations</b> of {html.escape(self.model_name)}: {len(self)} rows, "
-                f"{self.n_new} new, {self.n_cached} cached<table><tr><th>ok</th>"
-                f"<th>nonfinite</th><th>failed</th><th>invalid</th></tr><tr>{cells}</tr></table>"
-                "</div>")
+        return card("Evaluations", f"of {self.model_name}: {len(self)} rows, {self.n_new} new, "
+                    f"{self.n_cached} cached",
+                    tables=[("", pd.DataFrame([counts], index=pd.Index(["rows"])))])

@@ -288,7 +288,8 @@ class _Job:
     def _run_pool(self, queue: deque, backend) -> None:
         payload = self._payload()
         # at most one task per worker is submitted and not yet committed: a killed driver
-        # then loses at most `n_workers` evaluations (RELIABILITY A1)
+        # then loses at most `n_workers` evaluations
+        # (tests/test_durability.py::test_sigkill_driver_then_resume)
         limit = backend.n_workers
         if backend.kind == "dask":
             # Dask tasks not yet started are cancelled when the client goes away; a

@@ -1,6 +1,6 @@
 """The persistent evaluation store (SQLite).
 
-Design (see RELIABILITY.md and :mod:`uqkit.runner._store_schema` for the layout):
+Design (see :mod:`uqkit.runner._store_schema` for the layout):
 
 - WAL journal, ``synchronous=FULL``, a busy timeout, and one short transaction
   per result (or per vectorized batch), committed the moment it reaches the
@@ -143,7 +143,8 @@ class Store(Database):
     # -- models ----------------------------------------------------------------------------
     def register_model(self, ident: dict[str, Any], inputs: Sequence[str],
                        outputs: Sequence[str]) -> int:
-        """Record a model's identity; warn if its implementation fingerprint changed (A8).
+        """Record a model's identity; warn if its implementation fingerprint changed
+        (tests/test_runner.py::test_changed_implementation_warns_on_reuse).
 
         Returns the model's integer reference in this store.
         """
@@ -327,7 +328,8 @@ class Store(Database):
         warnings.warn(text + " They are evaluated again.", StoreCorruptedWarning, stacklevel=4)
 
     def _live_claims(self, conn: sqlite3.Connection, now: float) -> np.ndarray:
-        """Key prefixes under live claims; stale claims are removed and re-queued (A4)."""
+        """Key prefixes under live claims; stale claims are removed and re-queued
+        (tests/test_durability.py::test_sigkill_driver_then_resume)."""
         live: list[np.ndarray] = []
         for claim_id, model_id, host, pid, heartbeat, blob in conn.execute(
                 "SELECT claim_id, model_id, host, pid, heartbeat, prefixes FROM claims"

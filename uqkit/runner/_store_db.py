@@ -365,7 +365,8 @@ class Database:
     # -- studies ---------------------------------------------------------------------------
     def check_study(self, study_id: str, spec: dict[str, Any], *,
                     extendable: Sequence[str] = ("n",)) -> dict[str, Any] | None:
-        """Record a study's specification, or check a resumed study against it (A7).
+        """Record a study's specification, or check a resumed study against it
+        (tests/test_store.py::test_changed_study_refused_extension_allowed).
 
         Parameters
         ----------
@@ -451,7 +452,7 @@ guard_sqlite_errors(Database, ["check_study", "save_checkpoint", "load_checkpoin
 
 
 def _before_commit_hook() -> None:
-    """Test hook (RELIABILITY A3): crash between writing and committing a transaction.
+    """Test hook (tests/test_store.py::test_kill_inside_commit): crash before the commit.
 
     Set the environment variable ``UQKIT_TEST_CRASH_BEFORE_COMMIT=K`` to make the
     process ``os._exit(9)`` just before its K-th commit. Never set in production.

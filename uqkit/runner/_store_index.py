@@ -463,7 +463,8 @@ def _merge_lost(conn: sqlite3.Connection, model_ref: int, first: int, per: int,
 
 
 def requeue(conn: sqlite3.Connection, model_ref: int, prefix: np.ndarray, now: float) -> None:
-    """The claims of a dead process on ``prefix``: count the lost attempt (A4).
+    """The claims of a dead process on ``prefix``: count the lost attempt
+    (tests/test_store_schema.py::test_lost_attempts_of_a_dead_claim_are_counted).
 
     Stored rows that are not complete become ``interrupted`` with one more
     attempt; keys never stored go to the ``lost`` ledger (merged into their

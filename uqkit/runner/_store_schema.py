@@ -20,7 +20,8 @@ Layout (schema 3)
     Evaluations whose 8-byte prefix is already taken by a *different* key
     (probability about ``n**2 / 2**65``), keyed by the full 32-byte key.
 ``lost``
-    Attempts lost with a dead process on keys that were never stored (A4), by
+    Attempts lost with a dead process on keys that were never stored
+    (tests/test_store_schema.py::test_lost_attempts_of_a_dead_claim_are_counted), by
     prefix; added to the key's row when it is written.
 ``claims``
     Keys being evaluated (as 8-byte prefixes), with owner, host, pid and heartbeat.

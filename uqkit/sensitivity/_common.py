@@ -11,7 +11,7 @@ from uqkit._validation import fail
 from uqkit.models import check_model
 from uqkit.parameters import Parameters
 
-__all__ = ["check_problem", "evaluate", "integer_seed", "failure_mask"]
+__all__ = ["check_problem", "evaluate", "integer_seed", "failure_mask", "series_axes"]
 
 
 def check_problem(func: str, model: Any, parameters: Any) -> Parameters:
@@ -56,3 +56,26 @@ def failure_mask(ev: Any) -> np.ndarray:
 def integer_seed(rng: np.random.Generator) -> int:
     """A positive integer seed for libraries that take one (never 0: SALib's ``if seed:``)."""
     return int(rng.integers(1, 2**31 - 1))
+
+
+def series_axes(model: Any) -> dict[str, dict[str, Any]]:
+    """The axis of each vector output of ``model``: ``{group: {"values", "label"}}``.
+
+    A model that records its series' times (``model.times``, in
+    ``model.time_unit`` when it says) gets them for every vector output of that
+    length; other series have no recorded axis.
+    """
+    from uqkit.models import output_groups
+
+    times = getattr(model, "times", None)
+    if times is None:
+        return {}
+    try:
+        values = np.asarray(times, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return {}
+    unit = getattr(model, "time_unit", None)
+    label = f"time ({unit})" if unit else "time"
+    return {g: {"values": values.tolist(), "label": label}
+            for g, cols in output_groups(list(model.outputs)).items()
+            if len(cols) > 1 and len(cols) == values.size}

@@ -16,7 +16,6 @@ from uqkit._validation import as_2d_float, check_choice, check_int, check_real, 
 from uqkit._version import __version__
 from uqkit.parameters import Parameters, make_qmc_engine
 
-from . import _report as rep
 from ._common import check_problem, evaluate, failure_mask, integer_seed
 from ._given_data import delta_indices, dgsm_indices
 
@@ -87,11 +86,12 @@ class SensitivityResult:
                 f"  {self.main}[{out}]: " + ", ".join(f"{k}={v:.3g}" for k, v in top.items()))
 
     def _repr_html_(self) -> str:
-        facts = rep.definition_list({"method": self.method, "samples": self.n_samples,
-                                     "model evaluations": self.n_evaluations,
-                                     "failed": self.n_failed})
-        return (f"<div class='uqkit-sensitivity'><b>SensitivityResult</b>{facts}"
-                f"{rep.table(self.indices)}</div>")
+        from uqkit.reports._repr import card
+
+        return card("SensitivityResult", facts={
+            "method": self.method, "samples": self.n_samples,
+            "model evaluations": self.n_evaluations, "failed": self.n_failed},
+            tables=[("", self.indices)], kind="sensitivity")
 
     def plot(self, output: Any = None, *, measure: str | None = None, ax: Any = None):
         """Bars of one measure (default: the main one) with half-width error bars."""

@@ -19,7 +19,6 @@ import pandas as pd
 from uqkit._validation import check_int, check_real, fail, normalize_rng
 from uqkit._version import __version__
 
-from . import _report as rep
 from ._common import check_problem, evaluate, failure_mask
 
 __all__ = ["morris", "MorrisResult"]
@@ -75,12 +74,12 @@ class MorrisResult:
         if self.mu_star_ci is not None:
             table["mu_star low"] = self.mu_star_ci["low"][out]
             table["mu_star high"] = self.mu_star_ci["high"][out]
-        facts = rep.definition_list({"trajectories": self.n_trajectories,
-                                     "levels": self.levels,
-                                     "model evaluations": self.n_evaluations,
-                                     "failed": self.n_failed})
-        return (f"<div class='uqkit-morris'><b>MorrisResult</b> ({rep.esc(out)}){facts}"
-                f"{rep.table(table)}</div>")
+        from uqkit.reports._repr import card
+
+        return card("MorrisResult", f"({out})", facts={
+            "trajectories": self.n_trajectories, "levels": self.levels,
+            "model evaluations": self.n_evaluations, "failed": self.n_failed},
+            tables=[("", table)], kind="morris")
 
     def plot(self, output: Any = None, *, ax: Any = None):
         """The Morris plane: ``sigma`` against ``mu_star``, one labelled point per input."""
@@ -105,17 +104,10 @@ class MorrisResult:
         return ax
 
     def report(self, path: str | os.PathLike, *, title: str = "Morris screening report") -> str:
-        """Write a self-contained HTML report (table, figure, sample size, seed)."""
-        import matplotlib.pyplot as plt
+        """Write a self-contained HTML report (figure, facts, table; JSON beside it)."""
+        from uqkit.reports._report import write_result_report
 
-        ax = self.plot()
-        fig = rep.figure_png(ax.figure)
-        plt.close(ax.figure)
-        facts = {**{k: v for k, v in self.info.items() if not isinstance(v, (dict, list))},
-                 "model evaluations": self.n_evaluations, "failed": self.n_failed}
-        return rep.write_page(path, rep.page(title, [
-            ("Summary", rep.definition_list(facts)), ("Figure", fig),
-            ("Measures", rep.table(self.to_dataframe().set_index("input")))]))
+        return write_result_report(self, path, title=title)
 
 
 def _trajectories(r: int, d: int, levels: int, rng: np.random.Generator):
@@ -138,6 +130,29 @@ def _trajectories(r: int, d: int, levels: int, rng: np.random.Generator):
     return points, order, signed
 
 
+def _quantile_span(parameters: Any, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the grid ``[0, 1]`` lies in each input's quantiles: ``low + span * grid``.
+
+    A side where the input's density stays positive up to a finite bound (a uniform
+    input, a truncated normal) keeps the quantile 0 or 1, so a uniform input gets
+    the classical grid ``{0, 1/(p-1), ..., 1}`` and a step of ``p / (2 (p - 1))`` of
+    its range (Morris 1991; as SALib). Any other side (unbounded, or a density that
+    vanishes or diverges there, as a lognormal at 0) is cut at the quantile
+    ``1 / (2 p)`` from its end, so that no run sits on a degenerate value.
+    """
+    cut = 1.0 / (2 * levels)
+    low = np.full(parameters.dim, cut)
+    high = np.full(parameters.dim, 1.0 - cut)
+    with np.errstate(all="ignore"):
+        for j, dist in enumerate(parameters.distributions):
+            ends = np.asarray(dist.ppf(np.array([0.0, 1.0])), dtype=float)
+            density = np.asarray(dist.pdf(ends), dtype=float)
+            keep = np.isfinite(ends) & np.isfinite(density) & (density > 0)
+            low[j] = 0.0 if keep[0] else cut
+            high[j] = 1.0 if keep[1] else 1.0 - cut
+    return low, high - low
+
+
 def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
            confidence: float = 0.95, n_resamples: int = 1000, rng: Any = None,
            runner: Any = None) -> MorrisResult:
@@ -148,12 +163,16 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
     model : Model
     parameters : Parameters
         Any marginals: the ``levels``-point grid is placed at the quantiles
-        ``(j + 1/2) / levels`` of each input, so unbounded inputs work.
+        ``j / (levels - 1)`` of each input; a side without a positive density at a
+        finite bound (a normal input, a lognormal at 0) is cut at the quantile
+        ``1 / (2 levels)`` from its end, so unbounded inputs work.
     n_trajectories : int
         Number of one-at-a-time trajectories (>= 2); the cost is
         ``n_trajectories * (d + 1)`` runs.
     levels : int
-        Grid levels, even and >= 2 (the step is ``levels / (2 (levels - 1))`` grid units).
+        Grid levels, even and >= 2. The step is ``levels / (2 (levels - 1))`` of the
+        grid (Morris 1991; Campolongo et al. 2007): 2/3 of a uniform input's range
+        at 4 levels.
     confidence : float
         Level of the bootstrap interval of ``mu_star``.
     n_resamples : int
@@ -208,8 +227,8 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
     design_rng, boot_rng = rng.spawn(2)
     d = parameters.dim
     points, order, signed = _trajectories(r, d, levels, design_rng)
-    unit_step = (levels - 1) / levels  # grid unit -> quantile
-    U = (points * (levels - 1) + 0.5) / levels
+    low, span = _quantile_span(parameters, levels)
+    U = low + span * points  # grid [0, 1] -> quantiles, per input
     X = parameters._ppf(U.reshape(r * (d + 1), d))
     ev = evaluate(model, X, runner)
     outputs = tuple(model.outputs)
@@ -223,7 +242,8 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
         raise ModelEvaluationError(f"morris: only {int(good.sum())} complete trajectories; "
                                    "at least 2 are needed.")
     dy = np.diff(Y[good], axis=1)  # (r', d, m) in the order of the moves
-    ee_ordered = dy / (signed[good] * unit_step)[:, :, None]
+    ee_ordered = dy / (signed[good] * np.take_along_axis(
+        np.broadcast_to(span, order.shape), order, axis=1)[good])[:, :, None]
     ee = np.empty_like(ee_ordered)
     np.put_along_axis(ee, order[good][:, :, None], ee_ordered, axis=1)  # by factor
     idx = pd.Index(parameters.names, name="input")
@@ -248,4 +268,5 @@ def morris(model: Any, parameters: Any, n_trajectories: int, *, levels: int = 4,
         info={"seed": seed, "n_trajectories_used": int(good.sum()),
               "n_dropped_trajectories": int((~good).sum()), "n_new": int(ev.n_new),
               "n_cached": int(ev.n_cached), "design": "Morris (1991) trajectories, "
-              "levels at quantiles (j + 1/2) / levels", "uqkit_version": __version__})
+              "levels at quantiles j / (levels - 1), open sides cut at 1 / (2 levels)",
+              "uqkit_version": __version__})

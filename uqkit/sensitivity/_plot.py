@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from uqkit._errors import InvalidParameterError
-from uqkit._version import __version__
 from uqkit.models import output_groups
 
-from . import _report as rep
-
-__all__ = ["plot_sobol", "report_sobol"]
+__all__ = ["plot_sobol"]
 
 
 def _axes(ax: Any, figsize=(6.4, 3.6)):
@@ -26,8 +21,13 @@ def _axes(ax: Any, figsize=(6.4, 3.6)):
     return ax
 
 
-def plot_sobol(res: Any, output: Any = None, *, ax: Any = None):
-    """Bars with intervals for a scalar output; indices over the index for a vector."""
+def plot_sobol(res: Any, output: Any = None, *, ax: Any = None, x: Any = None,
+               xlabel: str | None = None):
+    """Bars with intervals for a scalar output; indices over the series for a vector.
+
+    ``x`` and ``xlabel`` give a series' axis (e.g. times in ms); by default the
+    result's ``info["axes"][group]`` if the analysis recorded one, else the position.
+    """
     groups = output_groups(list(res.first.columns))
     if output is None:
         vec = [g for g, c in groups.items() if len(c) > 1]
@@ -35,7 +35,13 @@ def plot_sobol(res: Any, output: Any = None, *, ax: Any = None):
     if output in res.first.columns:
         return _bars(res, output, ax)
     if output in groups:
-        return _lines(res, [res.first.columns[j] for j in groups[output]], output, ax)
+        columns = [res.first.columns[j] for j in groups[output]]
+        axis = (res.info.get("axes") or {}).get(output) or {}
+        if x is None:
+            x, xlabel = axis.get("values"), xlabel or axis.get("label")
+        if x is None or len(x) != len(columns):
+            x, xlabel = np.arange(len(columns)), xlabel or f"{output} index"
+        return _lines(res, columns, output, np.asarray(x, dtype=float), xlabel, ax)
     raise InvalidParameterError(
         f"The 'output' parameter of SobolResult.plot must be an output or a vector-output "
         f"group ({list(groups)}). Got {output!r} instead.")
@@ -50,7 +56,7 @@ def _err(values, ci, output):
 
 
 def _bars(res, output, ax):
-    ax = _axes(ax)
+    ax = _axes(ax, figsize=(5.6, 3.2))
     names = [str(i) for i in res.first.index]
     x = np.arange(len(names))
     w = 0.38
@@ -63,101 +69,61 @@ def _bars(res, output, ax):
     ax.set_ylabel("Sobol' index")
     ax.set_title(f"{output}" + (f" ({res.confidence:.0%} intervals)" if res.confidence else ""))
     ax.axhline(0, color="k", lw=0.5)
+    _keep_unit_range(ax, np.concatenate([s1, st]), np.concatenate([x - w / 2, x + w / 2]))
     ax.legend(frameon=False)
     return ax
 
 
-def _lines(res, columns, group, ax):
+def _keep_unit_range(ax, values, x=None) -> None:
+    """Keep the y-axis on [0, 1] (a little margin) and mark values outside it."""
+    ax.set_ylim(-0.05, 1.08)
+    if x is None:
+        return
+    values = np.asarray(values, dtype=float)
+    xs = np.asarray(x, dtype=float)
+    for mask, y, marker in ((values > 1.0 + 1e-9, 1.04, "^"), (values < -0.05, -0.03, "v")):
+        if mask.any():
+            ax.plot(xs[mask], np.full(mask.sum(), y), marker, color="crimson", ms=6,
+                    ls="none", label="outside [0, 1]" if marker == "^" else None)
+
+
+def _lines(res, columns, group, t, xlabel, ax):
     import matplotlib.pyplot as plt
 
-    ax = _axes(ax, figsize=(7.2, 4.0))
-    t = np.arange(len(columns))
+    ax = _axes(ax, figsize=(7.2, 3.8))
     colors = plt.get_cmap("tab10" if len(res.first.index) <= 10 else "tab20")
+    outside = np.zeros(len(columns), dtype=bool)
+    flagged = np.zeros(len(columns), dtype=bool)
     for k, name in enumerate(res.first.index):
         c = colors(k % colors.N)
-        ax.plot(t, res.first.loc[name, columns].to_numpy(), color=c, label=f"{name} first")
-        ax.plot(t, res.total.loc[name, columns].to_numpy(), color=c, ls="--",
-                label=f"{name} total")
+        s1 = res.first.loc[name, columns].to_numpy(dtype=float)
+        st = res.total.loc[name, columns].to_numpy(dtype=float)
+        ax.plot(t, np.clip(s1, -0.05, 1.08), color=c, label=f"{name}")
+        ax.plot(t, np.clip(st, -0.05, 1.08), color=c, ls="--")
+        outside |= (s1 > 1 + 1e-9) | (st > 1 + 1e-9) | (s1 < -0.05) | (st < -0.05)
         for ci in (res.first_ci, res.total_ci):
-            if ci is not None:
-                ax.fill_between(t, ci["low"].loc[name, columns].to_numpy(dtype=float),
-                                ci["high"].loc[name, columns].to_numpy(dtype=float),
-                                color=c, alpha=0.15, lw=0)
-    ax.set_xlabel(f"{group} index")
+            if ci is not None:  # (no band where the interval covers more than [0, 1])
+                lo = ci["low"].loc[name, columns].to_numpy(dtype=float)
+                hi = ci["high"].loc[name, columns].to_numpy(dtype=float)
+                wide = hi - lo > 1.0
+                ax.fill_between(t, np.where(wide, np.nan, np.clip(lo, 0, 1)),
+                                np.where(wide, np.nan, np.clip(hi, 0, 1)),
+                                color=c, alpha=0.12, lw=0)
+        if res.unreliable is not None:
+            flagged |= res.unreliable.loc[name, columns].to_numpy(dtype=bool)
+    ax.set_ylim(-0.05, 1.08)
+    undefined = np.isnan(res.total[columns].to_numpy(dtype=float)).all(axis=0)
+    if undefined.any():
+        ax.plot(t[undefined], np.zeros(undefined.sum()), "x", color="0.4", ls="none",
+                label="undefined (no variance)")
+    if (flagged & ~undefined).any():
+        ax.plot(t[flagged & ~undefined], np.full((flagged & ~undefined).sum(), 1.02), "o",
+                mfc="none", color="0.3", ls="none", label="unreliable (interval > [0, 1])")
+    if (outside & ~undefined).any():
+        ax.plot(t[outside & ~undefined], np.full((outside & ~undefined).sum(), 1.06), "^",
+                color="crimson", ls="none", label="estimate outside [0, 1]")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Sobol' index")
-    ax.set_title(f"{group}: first (solid) and total (dashed) indices")
-    ax.legend(frameon=False, fontsize="small", ncol=2)
+    ax.set_title(f"{group}: first (solid) and total (dashed) order")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
-
-
-def _variance_shares(res) -> pd.DataFrame:
-    rows = {}
-    groups = output_groups(list(res.first.columns))
-    for g, cols in groups.items():
-        if len(cols) == 1:
-            out = res.first.columns[cols[0]]
-            s1, st = res.first[out], res.total[out]
-            mean = None if res.mean is None else res.mean[out]
-            var = None if res.variance is None else res.variance[out]
-        elif res.aggregated_first is not None and g in res.aggregated_first.columns:
-            s1, st = res.aggregated_first[g], res.aggregated_total[g]
-            mean = None
-            var = None if res.variance is None else res.variance.iloc[cols].sum()
-        else:
-            continue
-        rows[g] = {"mean": mean, "variance": var, "sum of first-order": s1.sum(),
-                   "interactions (1 - sum of first)": 1 - s1.sum(), "sum of total": st.sum()}
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "output"
-    return frame
-
-
-def report_sobol(res, title: str) -> str:
-    """The HTML document of :meth:`SobolResult.report`."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    info = dict(res.info)
-    facts = {
-        "method": res.method,
-        "estimators": "; ".join(f"{k}: {v}" for k, v in (info.get("estimators") or {}).items()),
-        "design": info.get("design", "-"),
-        "base samples (n)": res.n_samples,
-        "model evaluations": res.n_evaluations,
-        "failed evaluations": res.n_failed,
-        "dropped base samples (whole A/B/AB blocks)": info.get("n_dropped_blocks", 0),
-        "stopping reason": info.get("stopping_reason", "-"),
-        "confidence": res.confidence,
-        "bootstrap": info.get("bootstrap") or "-",
-        "seed": info.get("seed") if info.get("seed") is not None else "-",
-        "design fingerprint": info.get("design_fingerprint", "-"),
-        "uqkit version": info.get("uqkit_version", __version__),
-        "written": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    sections: list[tuple[str, str]] = [("Summary", rep.definition_list(facts))]
-    groups = output_groups(list(res.first.columns))
-    figures = []
-    for g, cols in list(groups.items())[:6]:
-        ax = plot_sobol(res, g if len(cols) > 1 else res.first.columns[cols[0]])
-        figures.append(rep.figure_png(ax.figure))
-        plt.close(ax.figure)
-    sections.append(("Figures", "".join(figures)))
-    tables = []
-    for cols in groups.values():
-        if len(cols) == 1:
-            out = res.first.columns[cols[0]]
-            tables.append(f"<h3>{rep.esc(out)}</h3>" + rep.table(res._summary_table(out)))
-    if res.aggregated_first is not None:
-        agg = pd.concat({"first": res.aggregated_first, "total": res.aggregated_total}, axis=1)
-        tables.append("<h3>Aggregated (variance-weighted) indices of vector outputs</h3>"
-                      + rep.table(agg))
-    sections.append(("Sobol' indices", "".join(tables)))
-    if res.second is not None:
-        sections.append(("Second-order indices", rep.table(res.second)))
-    sections.append(("Variance shares", rep.table(_variance_shares(res)) +
-                     "<p class='uqkit-note'>First-order indices are the shares of the output "
-                     "variance explained by each input alone; 1 - their sum is the share of "
-                     "interactions.</p>"))
-    return rep.page(title, sections)

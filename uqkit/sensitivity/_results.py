@@ -10,9 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _report as rep
-
 __all__ = ["SobolResult"]
+
+#: An output whose variance is at most this fraction of the largest variance of its
+#: series (or zero, for a scalar) has undefined indices: the ratio of two estimates
+#: near zero is noise.
+NEGLIGIBLE_VARIANCE = 1e-4
 
 
 @dataclass(frozen=True, repr=False)
@@ -35,6 +38,12 @@ class SobolResult:
     - ``first_se``, ``total_se``: bootstrap standard errors (shape of ``first``), and
       ``aggregated_first_ci``, ``aggregated_total_ci`` (like ``first_ci``); ``None``
       when not computed.
+    - Undefined indices are NaN: an output whose variance is negligible (at most
+      ``NEGLIGIBLE_VARIANCE`` = 1e-4 of the largest variance of its series, or zero)
+      has no variance to share out; ``info["undefined_outputs"]`` lists them.
+    - ``unreliable``: booleans with the shape of ``first``, True where the first- or
+      total-order interval is wider than the index range [0, 1] (the estimate says
+      nothing); ``None`` without intervals.
     """
 
     first: pd.DataFrame
@@ -57,6 +66,23 @@ class SobolResult:
     total_se: pd.DataFrame | None = None
     aggregated_first_ci: pd.DataFrame | None = None
     aggregated_total_ci: pd.DataFrame | None = None
+    unreliable: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        undefined = _negligible_outputs(self.first.columns, self.variance)
+        if undefined:
+            for name in ("first", "total", "second", "first_ci", "total_ci", "second_ci",
+                         "first_se", "total_se"):
+                frame = getattr(self, name)
+                if frame is not None:
+                    object.__setattr__(self, name, _blank(frame, undefined))
+            object.__setattr__(self, "info", {**self.info, "undefined_outputs": undefined})
+        if self.unreliable is None and (self.first_ci is not None or self.total_ci is not None):
+            wide = pd.DataFrame(False, index=self.first.index, columns=self.first.columns)
+            for ci in (self.first_ci, self.total_ci):
+                if ci is not None:
+                    wide |= (ci["high"] - ci["low"]).to_numpy() > 1.0
+            object.__setattr__(self, "unreliable", wide)
 
     # -- tables ------------------------------------------------------------------
     def to_dataframe(self) -> pd.DataFrame:
@@ -177,30 +203,37 @@ class SobolResult:
         return pd.DataFrame(cols)
 
     def _repr_html_(self) -> str:
-        head = rep.definition_list({
-            "method": self.method, "base samples": self.n_samples,
-            "model evaluations": self.n_evaluations, "failed": self.n_failed,
-            "confidence": self.confidence})
-        tables = []
-        for out in self._headline_outputs():
-            tables.append(f"<p><b>{rep.esc(out)}</b></p>" + rep.table(self._summary_table(out)))
+        from uqkit.reports._repr import card
+
+        tables = [(str(out), self._summary_table(out)) for out in self._headline_outputs()]
         if self.aggregated_total is not None:
             agg = pd.concat({"first": self.aggregated_first, "total": self.aggregated_total},
                             axis=1)
-            tables.append("<p><b>aggregated indices (vector outputs)</b></p>" + rep.table(agg))
-        return f"<div class='uqkit-sobol'><b>SobolResult</b>{head}{''.join(tables)}</div>"
+            tables.append(("aggregated indices (vector outputs)", agg))
+        return card("SobolResult", facts={
+            "method": self.method, "base samples": self.n_samples,
+            "model evaluations": self.n_evaluations, "failed": self.n_failed,
+            "confidence": self.confidence}, tables=tables, kind="sobol")
 
     # -- figures and reports ---------------------------------------------------------
-    def plot(self, output: Any = None, *, ax: Any = None):
+    def plot(self, output: Any = None, *, ax: Any = None, x: Any = None,
+             xlabel: str | None = None):
         """Bars of first and total indices with their intervals, or indices over time.
+
+        The y-axis keeps the index range [0, 1]; estimates outside it are marked
+        at the edge, undefined indices (no output variance) are gaps, and indices
+        flagged ``unreliable`` are marked.
 
         Parameters
         ----------
         output : str, optional
             An output column (bars) or a vector-output group name such as ``"V"``
-            (first and total indices against the column index, with interval bands).
+            (first and total indices along the series, with interval bands).
             Default: the first vector group if any, else the first output.
         ax : matplotlib Axes, optional
+        x, xlabel : array_like and str, optional
+            The series' axis (e.g. ``model.times`` and ``"time (ms)"``); default
+            ``info["axes"][output]`` when the analysis recorded it, else the position.
 
         Returns
         -------
@@ -208,19 +241,46 @@ class SobolResult:
         """
         from ._plot import plot_sobol
 
-        return plot_sobol(self, output, ax=ax)
+        return plot_sobol(self, output, ax=ax, x=x, xlabel=xlabel)
 
     def report(self, path: str | os.PathLike, *, title: str = "Sobol' sensitivity report"
                ) -> str:
-        """Write a self-contained HTML variance report and return its path.
+        """Write a self-contained HTML variance report (and its JSON) and return its path.
 
-        The report holds the index tables with intervals, a figure (inline PNG), the
-        variance shares (first-order, interactions, total), the sample size, the
-        failures, the seed, the estimators and the uqkit version.
+        The report holds the figures (inline PNG), the index tables with intervals,
+        the variance shares (first-order, interactions, total), the sample size, the
+        failures, the seed, the estimators and the uqkit version: the same section
+        as in :func:`uqkit.report`.
         """
-        from ._plot import report_sobol
+        from uqkit.reports._report import write_result_report
 
-        return rep.write_page(path, report_sobol(self, title))
+        return write_result_report(self, path, title=title)
+
+
+def _negligible_outputs(columns: pd.Index, variance: pd.Series | None) -> list:
+    """Outputs whose variance is negligible against the largest of their series."""
+    if variance is None:
+        return []
+    from uqkit.models import output_groups
+
+    var = np.asarray(variance.reindex(columns), dtype=float)
+    out = []
+    for cols in output_groups(list(columns)).values():
+        v = var[cols]
+        if not np.isfinite(v).any():
+            continue
+        top = np.nanmax(v)
+        small = np.isfinite(v) & ~(v > NEGLIGIBLE_VARIANCE * top) | (v <= 0)
+        out += [columns[c] for c, flag in zip(cols, small) if flag]
+    return out
+
+
+def _blank(frame: pd.DataFrame, outputs: list) -> pd.DataFrame:
+    """A copy of ``frame`` with the columns of ``outputs`` set to NaN (any column level)."""
+    frame = frame.copy()
+    level = frame.columns.get_level_values(-1)
+    frame.loc[:, np.asarray(level.isin(outputs))] = np.nan
+    return frame
 
 
 def _long(frame: pd.DataFrame, value_name: str) -> pd.DataFrame:

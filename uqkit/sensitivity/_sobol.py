@@ -25,7 +25,7 @@ from uqkit._version import __version__
 from uqkit.distributions import LogNormal, Normal, Uniform
 from uqkit.models import model_identity, output_groups
 
-from ._common import check_problem, evaluate, failure_mask
+from ._common import check_problem, evaluate, failure_mask, series_axes
 from ._estimators import ESTIMATORS, N_GROUPS, SECOND_ORDER_REFERENCE, estimate
 from ._qmc import sobol_engine
 from ._results import SobolResult
@@ -306,13 +306,15 @@ def sobol(model: Any, parameters: Any, n: int, *, second_order: bool = False,
                              "max_evaluations": max_evaluations if target_width else None,
                              "history": history, "n_new": n_new, "n_cached": n_cached,
                              "seed": seed, "design_fingerprint": fingerprint,
+                             "axes": series_axes(model),
                              "study": study, "n_resamples": n_resamples,
                              "sampling": sampling})
 
 
 def _check_study(runner, model, parameters, n, method, second_order, seed, fingerprint,
                  rng_arg, sampling) -> str | None:
-    """Record or check the study spec in the runner's store (RELIABILITY A7)."""
+    """Record or check the study spec in the runner's store
+    (tests/test_sobol_pipeline.py::test_store_resume_extend_and_refuse_changed_study)."""
     store = getattr(runner, "store", None)
     if store is None or not hasattr(store, "check_study"):
         return None
