@@ -66,6 +66,11 @@ _EXPORTS: dict[str, str] = {
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",
+    # multi-fidelity emulation and history matching
+    "fit_multifidelity": "uqkit.multifidelity",
+    "MultiFidelityGP": "uqkit.multifidelity",
+    "history_match": "uqkit.history",
+    "HistoryMatch": "uqkit.history",
     # reports
     "report": "uqkit.reports",
 }
