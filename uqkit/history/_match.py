@@ -10,8 +10,9 @@ import numpy as np
 
 from .._errors import UQKitWarning
 from .._validation import normalize_rng
+from ..multifidelity._design import maximin_subset
 from ._emulators import fit_emulator, split_fitted
-from ._nroy import N_POPULATION, Cut, maximin_subset, subset_cut
+from ._nroy import N_POPULATION, Cut, subset_cut
 from ._result import HistoryMatch, nroy_score
 from ._validate import Spec, history_match_iv
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cut", "subset_cut", "move", "maximin_subset", "N_POPULATION"]
+__all__ = ["Cut", "subset_cut", "move", "N_POPULATION"]
 
 #: size of the population that represents NROY
 N_POPULATION = 1000
@@ -62,21 +62,6 @@ class Cut:
         if self.rank == 1:
             return imp.max(axis=1)
         return -np.partition(-imp, self.rank - 1, axis=1)[:, self.rank - 1]
-
-
-def maximin_subset(U: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``k`` rows of ``U`` chosen greedily to maximise the minimum distance."""
-    n = U.shape[0]
-    if k >= n:
-        return np.arange(n)
-    first = int(rng.integers(n))
-    chosen = [first]
-    dist = np.sum((U - U[first]) ** 2, axis=1)
-    for _ in range(k - 1):
-        nxt = int(np.argmax(dist))
-        chosen.append(nxt)
-        np.minimum(dist, np.sum((U - U[nxt]) ** 2, axis=1), out=dist)
-    return np.array(chosen)
 
 
 def move(U: np.ndarray, s: np.ndarray, score: Callable, level: float,
