@@ -70,7 +70,9 @@ def fit_multifidelity(models: Sequence[Any], parameters: Parameters, *,
     Notes
     -----
     Each level and output is a Gaussian process of the :mod:`uqkit.gp` engine
-    (anisotropic kernel, hyperparameters by maximum likelihood). For AR1 the
+    (anisotropic kernel, hyperparameters by maximum likelihood; the base and
+    AR1 levels take the Matern 5/2 or the squared-exponential kernel, whichever
+    has the larger likelihood). For AR1 the
     level-``l`` GP has the universal-kriging trend ``[1, m_{l-1}(x)]``, so
     ``rho_l`` is estimated with the trend by generalised least squares; with
     nested designs this recursive fit is the exact co-kriging predictor of the

@@ -1,5 +1,8 @@
 """The fidelity levels of a multi-fidelity GP: fitting and recursive prediction.
 
+The base level and AR1 levels use the Matern 5/2 or the squared-exponential
+kernel, whichever gives the larger (profiled, penalised) likelihood.
+
 AR1 (Kennedy & O'Hagan 2000, fitted recursively after Le Gratiet 2013): level
 ``l`` is ``f_l(x) = rho_l f_{l-1}(x) + delta_l(x)``; ``delta_l`` is a GP fitted on
 the level-``l`` runs by universal kriging with the trend basis ``[1, m_{l-1}(x)]``
@@ -24,6 +27,7 @@ import numpy as np
 
 __all__ = ["Level", "fit_level", "predict_levels"]
 
+_KERNELS = ("matern52", "rbf")
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(16)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
@@ -45,18 +49,24 @@ def _lower_mean(levels: tuple[Level, ...]):
     return mean
 
 
+def _best_kernel(fit_core, U, y, trend, rng) -> Any:
+    """The Matern 5/2 or squared-exponential fit, whichever has the larger likelihood."""
+    fits = [fit_core(U, y, kernel=kernel, trend=trend, rng=rng) for kernel in _KERNELS]
+    return max(fits, key=lambda f: f.log_likelihood)
+
+
 def fit_level(method: str, below: tuple[Level, ...], U: np.ndarray, y: np.ndarray,
               rng: np.random.Generator) -> Level:
     """Fit the level above ``below`` (an empty ``below`` fits the base GP)."""
     from ..gp._core import basis_trend, fit_core
 
     if not below:
-        return Level("base", fit_core(U, y, rng=rng))
+        return Level("base", _best_kernel(fit_core, U, y, None, rng))
     lower = _lower_mean(below)
     if method == "ar1":
         trend = basis_trend(lambda V: np.column_stack([np.ones(len(V)), lower(V)]),
                             "ar1: [1, lower-fidelity mean]")
-        fit = fit_core(U, y, trend=trend, rng=rng)
+        fit = _best_kernel(fit_core, U, y, trend, rng)
         return Level("ar1", fit, rho=float(fit.y_scale * fit.beta[1]))
     f = lower(U)
     lo, span = float(f.min()), float(f.max() - f.min())
