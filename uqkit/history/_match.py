@@ -145,7 +145,11 @@ def history_match(model: Any, parameters: Any, observations: Any, *, obs_varianc
 
         fail("history_match", "runner", "a uqkit.Runner (or None)", type(runner).__name__)
     rng = normalize_rng(rng)
+    from ..pce._blas import single_threaded_blas
+
     with contextlib.ExitStack() as stack:
+        # many small triangular solves: threaded BLAS only adds contention
+        stack.enter_context(single_threaded_blas())
         if runner is None and not spec.fitted:
             from ..runner import Runner
 

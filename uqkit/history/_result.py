@@ -120,11 +120,14 @@ class HistoryMatch:
         :attr:`threshold`. With ``per_output=True``, a DataFrame of the last wave's
         implausibility per observed output.
         """
+        from ..pce._blas import single_threaded_blas
+
         X = self._X(X, "implausibility")
-        if per_output:
-            imp, _ = self.cuts[-1].per_output(X)
-            return pd.DataFrame(imp, columns=list(self.outputs))
-        return nroy_score(self.cuts, self.parameters, self.threshold, X)
+        with single_threaded_blas():
+            if per_output:
+                imp, _ = self.cuts[-1].per_output(X)
+                return pd.DataFrame(imp, columns=list(self.outputs))
+            return nroy_score(self.cuts, self.parameters, self.threshold, X)
 
     def in_nroy(self, X: Any) -> np.ndarray:
         """Whether each row of ``X`` is not ruled out yet, shape ``(n,)``."""
@@ -158,7 +161,10 @@ class HistoryMatch:
         def score(V: np.ndarray, level: float) -> np.ndarray:
             return nroy_score(cuts, params, t, params.from_unit(V))
 
-        U, _ = move(U, score(U, t), score, t, rng, n_steps=2 * N_MOVES)
+        from ..pce._blas import single_threaded_blas
+
+        with single_threaded_blas():
+            U, _ = move(U, score(U, t), score, t, rng, n_steps=2 * N_MOVES)
         return params.from_unit(U)
 
     def nroy_prior(self) -> Parameters:
