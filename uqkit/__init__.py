@@ -61,6 +61,9 @@ _EXPORTS: dict[str, str] = {
     # polynomial chaos
     "fit_pce": "uqkit.pce",
     "PolynomialChaos": "uqkit.pce",
+    # Gaussian-process emulators
+    "fit_gp": "uqkit.gp",
+    "GaussianProcess": "uqkit.gp",
     # calibration
     "calibrate": "uqkit.calibration",
     "Posterior": "uqkit.calibration",
