@@ -129,16 +129,17 @@ def test_empty_nroy_warns_and_keeps_every_run(tmp_path):
 
 
 def test_waves_with_gp_emulators_keep_the_truth_and_hand_over_to_calibrate():
-    # a nonlinear model; the truth must stay in NROY through the waves (seeds 0-2 all keep
-    # it with 10 or 12 runs per wave; with 8 the GPs were overconfident on 2 of 3 seeds)
+    # a nonlinear model; the truth must stay in NROY through the waves (with the default 20
+    # runs per wave, 10 random truths were all kept; with 8-10 runs per wave the GPs were
+    # overconfident and cut the truth on 2 of 6 seeds)
     model = uqkit.as_model(lambda a, b: (np.sin(6 * a) + b**2, a * b * np.cos(3 * b)),
                            outputs=("u", "w"))
     truth = np.array([0.4, 0.7])
     z = np.asarray(model(truth[None, :]))[0]
     hm = uqkit.history_match(model, PRIOR, z, obs_variance=0.01**2, n_waves=3,
                              runs_per_wave=12, rng=0)
-    assert hm.n_waves == 3 and hm.n_evaluations == 36
-    assert list(hm.waves["runs"]) == [12, 12, 12]
+    assert hm.n_waves >= 2 and hm.n_evaluations == 12 * hm.n_waves
+    assert set(hm.waves["runs"]) == {12}
     assert {"nroy_fraction", "rmse_u", "outside_3sd_w"} <= set(hm.waves.columns)
     assert hm.in_nroy(truth[None, :])[0]
     assert 0 < hm.nroy_fraction < 0.01
@@ -151,7 +152,7 @@ def test_waves_with_gp_emulators_keep_the_truth_and_hand_over_to_calibrate():
                            n_steps=20, target_ess=None, initial=hm.nroy_samples(8, rng=1),
                            rng=2)
     assert np.all(np.isfinite(post.samples.to_numpy()))
-    assert "HistoryMatch(3 waves" in repr(hm)
+    assert f"HistoryMatch({hm.n_waves} waves" in repr(hm)
     from uqkit.reports._sections import build_section
 
     section = build_section(hm, "")

@@ -14,20 +14,18 @@ __all__ = ["GPEmulator", "fit_emulator", "split_fitted"]
 
 
 class GPEmulator:
-    """A Gaussian process of one output (the :mod:`uqkit.gp` engine) on unit-cube inputs."""
+    """A :func:`uqkit.fit_gp` emulator of one output."""
 
     def __init__(self, parameters: Any, X: np.ndarray, y: np.ndarray, rng: Any = None) -> None:
-        from ..gp._core import fit_core
+        from ..gp import fit_gp
 
-        self.parameters = parameters
-        self.fit = fit_core(parameters.to_unit(X), y, rng=rng)
+        self.gp = fit_gp(parameters=parameters, X=X, Y=y[:, None], rng=rng)
 
     def predict(self, X: np.ndarray, return_std: bool = False):
-        U = self.parameters.to_unit(X)
         if not return_std:
-            return self.fit.predict(U)
-        mean, var = self.fit.predict(U, return_var=True)
-        return mean, np.sqrt(var)
+            return np.asarray(self.gp.predict(X), dtype=float)[:, 0]
+        mean, std = self.gp.predict(X, return_std=True)
+        return np.asarray(mean, dtype=float)[:, 0], np.asarray(std, dtype=float)[:, 0]
 
 
 def fit_emulator(kind: Any, parameters: Any, X: np.ndarray, y: np.ndarray,
