@@ -66,7 +66,10 @@ def test_emulator_variance_enters_implausibility():
     v, sd_em, disc = 0.01**2, 0.05, 0.02**2
     poor = uqkit.history_match(Counting(), PRIOR, {"y1": 0.5, "y2": 0.5}, obs_variance=v,
                                discrepancy_variance=disc, emulator=exact_fit(sd_em),
-                               n_waves=1, runs_per_wave=8, rng=0)
+                               n_waves=4, runs_per_wave=8, rng=0)
+    # the emulator never improves: wave 2 keeps all of wave 1's NROY, and the waves stop
+    assert poor.stop_reason == "nroy_stable" and poor.n_waves == 2
+    assert poor.waves["kept"].iloc[1] == 1.0
     X = np.random.default_rng(1).random((50, 2))
     expected = np.max(np.abs(X - 0.5), axis=1) / np.sqrt(sd_em**2 + v + disc)
     np.testing.assert_allclose(poor.implausibility(X), expected, rtol=1e-12)
