@@ -92,9 +92,10 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     max_evaluations : int, optional
         Budget of full-model evaluations. When neither ``n_steps`` nor
         ``max_evaluations`` is given, the budget is 1,000,000 evaluations.
-    surrogate : Model or "pce", optional
-        A fitted surrogate of ``model`` (same inputs and outputs), or ``"pce"``
-        to fit :func:`uqkit.fit_pce` on a small prior design. Used by exact
+    surrogate : Model, "pce" or "gp", optional
+        A fitted surrogate of ``model`` (same inputs and outputs, e.g. a
+        :class:`uqkit.GaussianProcess`), or ``"pce"`` / ``"gp"`` to fit
+        :func:`uqkit.fit_pce` / :func:`uqkit.fit_gp` on a small prior design. Used by exact
         delayed acceptance by default, after a refinement on full-model runs
         near the posterior (``refine``).
     rng : None, int or numpy.random.Generator
@@ -276,9 +277,9 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
              surrogate_mode)
     if surrogate is not None and not isinstance(surrogate, str):
         _check_surrogate(surrogate, model, problem)
-    elif isinstance(surrogate, str) and surrogate != "pce":
-        fail("calibrate", "surrogate", "a fitted surrogate model, 'pce' or None", surrogate)
-    if isinstance(surrogate, str):
+    elif isinstance(surrogate, str) and surrogate not in ("pce", "gp"):
+        fail("calibrate", "surrogate", "a fitted surrogate model, 'pce', 'gp' or None", surrogate)
+    if surrogate == "pce":
         if not _has_pce():
             raise InvalidParameterError(
                 "The 'surrogate' parameter of calibrate is 'pce' but uqkit.fit_pce is not "
@@ -345,7 +346,10 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         mode = surrogate_mode
         # the surrogate's own stream: the same seed rebuilds the same surrogate on a resume
         srng = np.random.default_rng(rng.integers(2**63))
-        if isinstance(surrogate, str):
+        if surrogate == "gp":
+            from ..gp._calibration import fit_prior_gp
+            surrogate_model, n_fit = fit_prior_gp(model, problem, runner, srng)
+        elif isinstance(surrogate, str):
             surrogate_model, n_fit = fit_prior_pce(model, problem, runner, srng)
         else:
             surrogate_model = surrogate

@@ -26,7 +26,8 @@ lengthscales=None, nugget=None, likelihood="ml", prior=True) -> GPFit``
     original scale of ``y``; ``.loo()`` -> closed-form leave-one-out ``(residuals, variances)``;
     ``.sample(U, size, rng)`` -> ``(size, m)`` joint draws; ``.condition(U, y)`` -> a new
     ``GPFit`` with the same hyperparameters and the extra data;
-    ``.posterior_cov(U)`` -> ``(m, m)`` predictive covariance of the latent function.
+    ``.posterior_cov(U, V=None)`` -> ``(m, m)`` (or ``(m, k)``) predictive covariance of the
+    latent function.
     Attributes: ``kernel``, ``U``, ``y``, ``trend``, ``lengthscales``, ``nugget``, ``sigma2``
     (standardised units), ``y_mean``, ``y_scale``, ``beta``, ``log_likelihood``, ``n``, ``d``.
 
@@ -50,13 +51,22 @@ Experiments, Springer, chapter 3 (universal kriging, profiled likelihood).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import linalg, optimize
 
 from ..pce._blas import single_threaded_blas
-from ._kernels import KERNELS, corr, corr_and_g, sqdist_cross, sqdist_train, weighted_sqdiff_sums
+from ._kernels import (
+    KERNELS,
+    corr,
+    corr_and_g,
+    corr_inplace,
+    sqdist_cross,
+    sqdist_train,
+    weighted_sqdiff_sums,
+)
 
 __all__ = [
     "GPFit",
@@ -70,12 +80,12 @@ __all__ = [
 # bounds of the optimisation, on the unit cube and in standardised output units
 LOG_L_BOUNDS = (np.log(1e-3), np.log(1e3))
 LOG_NUGGET_BOUNDS = (np.log(1e-10), np.log(1.0))
-# weak prior on log-lengthscales (MAP): normal around l = 1 with sd 3 on the log scale
-PRIOR_MEAN, PRIOR_SD = 0.0, 3.0
+# weak prior on log-lengthscales (MAP): normal around l = 1 with sd 10 on the log scale
+PRIOR_MEAN, PRIOR_SD = 0.0, 10.0
 _FIXED_JITTER = 1e-10
 MAXITER, FTOL = 200, 1e-7
 LR_NUGGET = 1.92
-_CHUNK = 4096
+_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class _Factor:
     rinv: np.ndarray  # R^-1
     rinv_f: np.ndarray  # R^-1 F
     linv_f: np.ndarray  # L^-1 F
+    linv_t: np.ndarray  # (L^-1)'
     a_chol: np.ndarray  # lower Cholesky factor of A = F' R^-1 F
     beta: np.ndarray
     alpha: np.ndarray  # R^-1 (ys - F beta)
@@ -137,13 +148,15 @@ def _factor(K: np.ndarray, F: np.ndarray, ys: np.ndarray, nugget: float) -> _Fac
     rinv = linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
     rinv_f = rinv @ F
     linv_f = linalg.solve_triangular(chol, F, lower=True, check_finite=False)
+    linv_t = linalg.solve_triangular(chol, np.eye(n), lower=True, check_finite=False).T
     A = F.T @ rinv_f
     a_chol = linalg.cholesky(A, lower=True, check_finite=False)
     rinv_y = rinv @ ys
     beta = linalg.cho_solve((a_chol, True), F.T @ rinv_y, check_finite=False)
     alpha = rinv_y - rinv_f @ beta
     return _Factor(
-        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, a_chol=a_chol, beta=beta, alpha=alpha,
+        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, linv_t=linv_t, a_chol=a_chol,
+        beta=beta, alpha=alpha,
         quad=float(ys @ alpha),
         logdet_r=2.0 * float(np.sum(np.log(np.diag(chol)))),
         logdet_a=2.0 * float(np.sum(np.log(np.diag(a_chol)))),
@@ -268,17 +281,23 @@ class GPFit:
         mean = np.empty(m)
         var = np.empty(m) if return_var else None
         fac = self._fac
-        for s in range(0, m, _CHUNK):
-            Uc = U[s: s + _CHUNK]
-            Kc = self._cross(Uc)
-            Fc = self.trend(Uc)
-            mean[s: s + _CHUNK] = Fc @ fac.beta + Kc @ fac.alpha
-            if return_var:
-                V = linalg.solve_triangular(fac.chol, Kc.T, lower=True, check_finite=False)
-                B = Fc.T - fac.linv_f.T @ V
-                Z = linalg.solve_triangular(fac.a_chol, B, lower=True, check_finite=False)
-                var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->j", V, V)
-                                      + np.einsum("ij,ij->j", Z, Z))
+        Ts = (self.U - 0.5) / self.lengthscales
+        scratch = np.empty((2, min(m, _CHUNK), self.n))
+        F = self.trend(U)  # once: a basis such as a PCE has a per-call cost
+        # threadpoolctl's context costs about a millisecond: only worth it for large batches
+        with single_threaded_blas() if m > _CHUNK else nullcontext():
+            for s in range(0, m, _CHUNK):
+                Uc = U[s: s + _CHUNK]
+                r2 = sqdist_cross((Uc - 0.5) / self.lengthscales, Ts)
+                Kc = corr_inplace(self.kernel, r2, scratch[:, : len(Uc)])
+                Fc = F[s: s + _CHUNK]
+                mean[s: s + _CHUNK] = Fc @ fac.beta + Kc @ fac.alpha
+                if return_var:
+                    V = Kc @ fac.linv_t  # rows: (L^-1 k)'
+                    B = Fc - V @ fac.linv_f
+                    Z = linalg.solve_triangular(fac.a_chol, B.T, lower=True, check_finite=False)
+                    var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->i", V, V)
+                                          + np.einsum("ij,ij->j", Z, Z))
         mean = self.y_mean + self.y_scale * mean
         if not return_var:
             return mean
@@ -287,28 +306,40 @@ class GPFit:
             var += self.nugget
         return mean, var * self.sigma2 * self.y_scale**2
 
-    def posterior_cov(self, U) -> np.ndarray:
-        """Joint predictive covariance ``(m, m)`` of the latent function at ``U``."""
+    def posterior_cov(self, U, V=None) -> np.ndarray:
+        """Predictive covariance of the latent function between the rows of ``U`` and ``V``.
+
+        ``(m, m)`` for ``V=None`` (symmetrised), ``(m, k)`` otherwise; original output units.
+        """
         U = np.asarray(U, dtype=float).reshape(-1, self.d)
-        fac = self._fac
-        Kc = self._cross(U)
-        Us = (U - 0.5) / self.lengthscales
-        Kmm = corr(self.kernel, sqdist_train(Us))
-        V = Kc @ fac.rinv
-        B = self.trend(U) - V @ self._F
-        Z = linalg.solve_triangular(fac.a_chol, B.T, lower=True, check_finite=False)
-        C = Kmm - V @ Kc.T + Z.T @ Z
-        C = 0.5 * (C + C.T)
+        Wu, Zu = self._whiten(U)
+        if V is None:
+            Kuv = corr(self.kernel, sqdist_train(U / self.lengthscales))
+            C = Kuv - Wu.T @ Wu + Zu.T @ Zu
+            C = 0.5 * (C + C.T)
+        else:
+            V = np.asarray(V, dtype=float).reshape(-1, self.d)
+            Wv, Zv = self._whiten(V)
+            Kuv = corr(self.kernel, sqdist_cross((U - 0.5) / self.lengthscales,
+                                                 (V - 0.5) / self.lengthscales))
+            C = Kuv - Wu.T @ Wv + Zu.T @ Zv
         return C * self.sigma2 * self.y_scale**2
+
+    def _whiten(self, U):
+        """``L^-1 k(U)'`` and ``A_L^-1 (f(U)' - F' R^-1 k(U)')``: the two variance terms."""
+        fac = self._fac
+        W = linalg.solve_triangular(fac.chol, self._cross(U).T, lower=True, check_finite=False)
+        B = self.trend(U).T - fac.linv_f.T @ W
+        Z = linalg.solve_triangular(fac.a_chol, B, lower=True, check_finite=False)
+        return W, Z
 
     def sample(self, U, size: int, rng=None) -> np.ndarray:
         """``size`` joint draws ``(size, m)`` of the emulated function at the rows of ``U``."""
         rng = np.random.default_rng(rng)
         U = np.asarray(U, dtype=float).reshape(-1, self.d)
         mean = self.predict(U)
-        C = self.posterior_cov(U)
-        w, Q = np.linalg.eigh(C)
-        root = Q * np.sqrt(np.maximum(w, 0.0))
+        with single_threaded_blas():
+            root = _sqrt_psd(self.posterior_cov(U))
         return mean + rng.standard_normal((size, len(U))) @ root.T
 
     def loo(self) -> tuple[np.ndarray, np.ndarray]:
@@ -332,6 +363,19 @@ class GPFit:
         y = np.concatenate([self.y, np.asarray(y, dtype=float).ravel()])
         return _build(self.kernel, U, y, self.trend, self.lengthscales, self.nugget,
                       self.y_mean, self.y_scale, sigma2=self.sigma2)
+
+
+def _sqrt_psd(C: np.ndarray) -> np.ndarray:
+    """A square root ``S S' ~ C`` of a covariance: Cholesky with growing jitter, else eigh."""
+    scale = max(float(np.max(np.diag(C))), 1e-300)
+    for jitter in (1e-10, 1e-8, 1e-6):
+        try:
+            return linalg.cholesky(C + jitter * scale * np.eye(len(C)), lower=True,
+                                   check_finite=False)
+        except linalg.LinAlgError:
+            continue
+    w, Q = np.linalg.eigh(C)
+    return Q * np.sqrt(np.maximum(w, 0.0))
 
 
 def _build(kernel, U, y, trend, lengthscales, nugget, y_mean, y_scale, *, sigma2=None,

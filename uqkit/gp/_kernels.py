@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
-__all__ = ["KERNELS", "corr", "corr_and_g", "sqdist_train", "sqdist_cross", "weighted_sqdiff_sums"]
+__all__ = ["KERNELS", "corr", "corr_and_g", "corr_inplace", "sqdist_train", "sqdist_cross",
+           "weighted_sqdiff_sums"]
 
 KERNELS = ("matern52", "matern32", "rbf")
 
@@ -38,6 +39,28 @@ def corr(name: str, r2: np.ndarray) -> np.ndarray:
         sr = _SQRT3 * r
         return (1.0 + sr) * np.exp(-sr)
     raise ValueError(f"unknown kernel {name!r}")
+
+
+def corr_inplace(name: str, r2: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """``corr(name, r2)`` computed in the memory of ``r2`` (overwritten and returned).
+
+    ``scratch`` is a work array of shape ``(2, *r2.shape)``. Fewer passes over memory than
+    :func:`corr`: prediction at many points is bound by these element-wise operations.
+    """
+    if name == "rbf":
+        r2 *= -0.5
+        return np.exp(r2, out=r2)
+    sr = np.sqrt(r2, out=r2)
+    sr *= _SQRT5 if name == "matern52" else _SQRT3
+    e = np.negative(sr, out=scratch[0])
+    np.exp(e, out=e)
+    if name == "matern52":
+        poly = np.multiply(sr, 1.0 / 3.0, out=scratch[1])
+        poly += 1.0
+        sr *= poly  # sr (1 + sr / 3)
+    sr += 1.0
+    sr *= e
+    return sr
 
 
 def corr_and_g(name: str, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
