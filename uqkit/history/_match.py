@@ -157,48 +157,61 @@ def history_match(model: Any, parameters: Any, observations: Any, *, obs_varianc
         return _run_waves(spec, rng, runner)
 
 
+class _Runs:
+    """Every simulator run so far (kept whatever happens to NROY)."""
+
+    def __init__(self, d: int, m: int) -> None:
+        self.X, self.Y = np.empty((0, d)), np.empty((0, m))
+        self.wave = np.empty(0, dtype=int)
+        self.n_failed = 0
+
+    def add(self, X: np.ndarray, Y: np.ndarray, wave: int, n_failed: int) -> None:
+        self.X, self.Y = np.vstack([self.X, X]), np.vstack([self.Y, Y])
+        self.wave = np.concatenate([self.wave, np.full(len(X), wave)])
+        self.n_failed += n_failed
+
+
+def _run_and_fit(spec: Spec, wave: int, U: np.ndarray, cuts: list[Cut], runs: _Runs,
+                 runner: Any, rng: np.random.Generator, row: dict) -> tuple[Any, ...]:
+    """One wave's runs (one runner batch inside NROY) and its emulators, one per output."""
+    params, d = spec.parameters, spec.parameters.dim
+    if wave == 1:
+        Xw = params.sample(spec.runs_per_wave, method="lhs", rng=rng)
+    else:
+        Xw = params.from_unit(U[maximin_subset(U, spec.runs_per_wave, rng)])
+    ev = runner.evaluate(spec.model, Xw)
+    Yw = np.asarray(ev.Y, dtype=float)
+    ok = np.asarray(ev.ok, dtype=bool) & np.all(np.isfinite(Yw[:, spec.columns]), axis=1)
+    if cuts:
+        _validate_previous(row, cuts[-1], Xw[ok], Yw[ok][:, spec.columns], spec)
+    runs.add(Xw, Yw, wave, int((~ok).sum()))
+    good = np.all(np.isfinite(runs.Y[:, spec.columns]), axis=1)
+    train = good.copy()
+    if cuts:  # the runs inside the previous waves' NROY, when there are enough
+        inside = np.zeros(len(runs.X), dtype=bool)
+        inside[good] = nroy_score(cuts, params, spec.threshold, runs.X[good]) <= spec.threshold
+        if inside.sum() >= d + 2:
+            train = inside
+    row.update(runs=len(Xw), failed=int((~ok).sum()), train_runs=int(train.sum()))
+    return tuple(fit_emulator(spec.emulator, params, runs.X[train], runs.Y[train, c], rng)
+                 for c in spec.columns)
+
+
 def _run_waves(spec: Spec, rng: np.random.Generator, runner: Any) -> HistoryMatch:
     params = spec.parameters
-    d = params.dim
     other = spec.obs_variance + spec.discrepancy_variance
-    U = rng.random((N_POPULATION, d))
+    U = rng.random((N_POPULATION, params.dim))
     cuts: list[Cut] = []
     rows: list[dict[str, Any]] = []
-    m = len(spec.model.outputs)
-    X_all, Y_all = np.empty((0, d)), np.empty((0, m))
-    wave_of = np.empty(0, dtype=int)
-    fraction, stop, n_failed = 1.0, "max_waves", 0
+    runs = _Runs(params.dim, len(spec.model.outputs))
+    fraction, stop = 1.0, "max_waves"
     for wave in range(1, spec.n_waves + 1):
         row: dict[str, Any] = {"wave": wave}
         if spec.fitted:
             emulators = split_fitted(spec.model, list(spec.columns))
             row.update(runs=0, failed=0, train_runs=0)
         else:
-            if wave == 1:
-                Xw = params.sample(spec.runs_per_wave, method="lhs", rng=rng)
-            else:
-                Xw = params.from_unit(U[maximin_subset(U, spec.runs_per_wave, rng)])
-            ev = runner.evaluate(spec.model, Xw)
-            Yw = np.asarray(ev.Y, dtype=float)
-            ok = np.asarray(ev.ok, dtype=bool) & np.all(np.isfinite(Yw[:, spec.columns]), axis=1)
-            n_failed += int((~ok).sum())
-            if cuts:
-                _validate_previous(row, cuts[-1], Xw[ok], Yw[ok][:, spec.columns], spec)
-            X_all = np.vstack([X_all, Xw])
-            Y_all = np.vstack([Y_all, Yw])
-            wave_of = np.concatenate([wave_of, np.full(len(Xw), wave)])
-            good = np.all(np.isfinite(Y_all[:, spec.columns]), axis=1)
-            train = good.copy()
-            if cuts:
-                inside = np.zeros(len(X_all), dtype=bool)
-                inside[good] = nroy_score(cuts, params, spec.threshold, X_all[good]) <= (
-                    spec.threshold)
-                if inside.sum() >= d + 2:
-                    train = inside
-            row.update(runs=len(Xw), failed=int((~ok).sum()), train_runs=int(train.sum()))
-            emulators = tuple(
-                fit_emulator(spec.emulator, params, X_all[train], Y_all[train, c], rng)
-                for c in spec.columns)
+            emulators = _run_and_fit(spec, wave, U, cuts, runs, runner, rng, row)
         cuts.append(Cut(emulators, spec.observed, other, spec.rank))
         out = subset_cut(U, lambda V, level, cs=tuple(cuts): _score(cs, params, spec.threshold,
                                                                    V, level),
@@ -233,8 +246,9 @@ def _run_waves(spec: Spec, rng: np.random.Generator, runner: Any) -> HistoryMatc
             stop = "emulator_precise"
             break
     return HistoryMatch(spec=spec, cuts=tuple(cuts), rows=tuple(rows), population=U,
-                        nroy_fraction=float(fraction), X=X_all, Y=Y_all, wave_of_run=wave_of,
-                        n_evaluations=int(len(X_all)), n_failed=n_failed, stop_reason=stop)
+                        nroy_fraction=float(fraction), X=runs.X, Y=runs.Y,
+                        wave_of_run=runs.wave, n_evaluations=int(len(runs.X)),
+                        n_failed=runs.n_failed, stop_reason=stop)
 
 
 def _validate_previous(row: dict, cut: Cut, X: np.ndarray, Y: np.ndarray, spec: Spec) -> None:
