@@ -175,3 +175,22 @@ def test_fitted_emulator_single_cut():
     hm = uqkit.history_match(Both(), PRIOR, [0.5, 0.5], obs_variance=v, rng=0)
     assert hm.n_evaluations == 0 and hm.stop_reason == "fitted_emulator"
     assert hm.nroy_fraction == pytest.approx(0.04, rel=0.37)
+
+
+def test_nroy_fraction_is_prior_probability_with_a_normal_prior():
+    from scipy.stats import norm
+
+    prior = uqkit.Parameters(a=uqkit.Normal(0.5, 0.2), b=uqkit.Uniform(0, 1))
+    # only y1 = a observed at 0.5 with sd 0.1 / 3: NROY is |a - 0.5| <= 0.1, of prior
+    # probability P(|Z| <= 0.5) = 0.383 (relative sd of the estimate about 4 % at this size)
+    hm = uqkit.history_match(Counting(), prior, {"y1": 0.5}, obs_variance=(0.1 / 3) ** 2,
+                             emulator=exact_fit(), runs_per_wave=8, rng=0)
+    assert hm.nroy_fraction == pytest.approx(2 * norm.cdf(0.5) - 1, rel=0.15)
+    box = hm.nroy_prior()
+    assert box["a"].kind == "truncnormal" and box["b"].kind == "uniform"
+    lo, hi = box.bounds[0]
+    assert 0.38 <= lo <= 0.4 + 1e-9 and 0.6 - 1e-9 <= hi <= 0.62   # widened 5 % in CDF units
+    S = hm.nroy_samples(400, rng=1)
+    assert np.all(np.abs(S[:, 0] - 0.5) <= 0.1 + 1e-12)
+    # the prior restricted to NROY: a normal truncated to [0.4, 0.6] has sd 0.0568
+    assert S[:, 0].std() == pytest.approx(0.0568, rel=0.15)
