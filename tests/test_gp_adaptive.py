@@ -32,16 +32,17 @@ def _model():
 def test_adaptive_batches_follow_the_runner_and_stop_on_target():
     model, params = _model()
     runner = _CountingRunner()
-    gp = uqkit.fit_gp(model, params, n=8, adaptive=True, target=0.02, max_evaluations=40,
+    gp = uqkit.fit_gp(model, params, n=8, adaptive=True, target=0.05, max_evaluations=40,
                       rng=0, runner=runner)
     assert runner.batches[0] == 8 and all(b == 3 for b in runner.batches[1:-1])
-    assert sum(runner.batches) == gp.n_evaluations <= 40
+    assert sum(runner.batches) == gp.n_evaluations < 40
     history = gp.info["history"]
     assert [h["n_evaluations"] for h in history] == list(np.cumsum(runner.batches))
-    assert history[-1]["loo_error"] <= 0.02 or gp.n_evaluations == 40
+    assert history[-1]["loo_error"] <= 0.05 < history[-2]["loo_error"]
     assert gp.info["stop_reason"].startswith("leave-one-out")
     Xv = params.sample(500, method="random", rng=3)
-    assert gp.validate(Xv, model(Xv)).loc["y", "relative_error"] < 0.02
+    # leave-one-out on a small design is pessimistic: the validation error is below it
+    assert gp.validate(Xv, model(Xv)).loc["y", "relative_error"] < 0.05
 
 
 def test_imse_batch_spreads_points_away_from_the_design():

@@ -7,7 +7,7 @@ Private API (stable: other subpackages build on it; extend, do not break)
     Builders: ``constant_trend()``, ``linear_trend()``, ``basis_trend(function, name)``. The basis
     should contain the constant (predictions are then equivariant under the output
     standardisation).
-``fit_core(U, y, *, kernel="matern52", trend=None, noise="fit", n_starts=5, rng=None,
+``fit_core(U, y, *, kernel="matern52", trend=None, noise="fit", n_starts=3, rng=None,
 lengthscales=None, nugget=None, likelihood="ml", prior=True) -> GPFit``
     Fits ``y = F beta + Z(U) + eps`` with ``Z`` a stationary GP (ARD kernel ``"matern52"``,
     ``"matern32"`` or ``"rbf"``, process variance ``sigma2``) and white noise of variance
@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import linalg, optimize
+from scipy.linalg import blas
 
 from ..pce._blas import single_threaded_blas
 from ._kernels import (
@@ -131,7 +132,7 @@ class _Factor:
     rinv: np.ndarray  # R^-1
     rinv_f: np.ndarray  # R^-1 F
     linv_f: np.ndarray  # L^-1 F
-    linv_t: np.ndarray  # (L^-1)'
+    linv: np.ndarray  # L^-1, only for prediction (empty inside the optimiser)
     a_chol: np.ndarray  # lower Cholesky factor of A = F' R^-1 F
     beta: np.ndarray
     alpha: np.ndarray  # R^-1 (ys - F beta)
@@ -140,7 +141,8 @@ class _Factor:
     logdet_a: float
 
 
-def _factor(K: np.ndarray, F: np.ndarray, ys: np.ndarray, nugget: float) -> _Factor:
+def _factor(K: np.ndarray, F: np.ndarray, ys: np.ndarray, nugget: float,
+            for_prediction: bool = False) -> _Factor:
     n = len(ys)
     R = K.copy()
     R.flat[:: n + 1] += nugget + _FIXED_JITTER
@@ -148,14 +150,15 @@ def _factor(K: np.ndarray, F: np.ndarray, ys: np.ndarray, nugget: float) -> _Fac
     rinv = linalg.cho_solve((chol, True), np.eye(n), check_finite=False)
     rinv_f = rinv @ F
     linv_f = linalg.solve_triangular(chol, F, lower=True, check_finite=False)
-    linv_t = linalg.solve_triangular(chol, np.eye(n), lower=True, check_finite=False).T
+    linv = (linalg.solve_triangular(chol, np.eye(n), lower=True, check_finite=False)
+            if for_prediction else np.empty((0, 0)))
     A = F.T @ rinv_f
     a_chol = linalg.cholesky(A, lower=True, check_finite=False)
     rinv_y = rinv @ ys
     beta = linalg.cho_solve((a_chol, True), F.T @ rinv_y, check_finite=False)
     alpha = rinv_y - rinv_f @ beta
     return _Factor(
-        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, linv_t=linv_t, a_chol=a_chol,
+        chol=chol, rinv=rinv, rinv_f=rinv_f, linv_f=linv_f, linv=linv, a_chol=a_chol,
         beta=beta, alpha=alpha,
         quad=float(ys @ alpha),
         logdet_r=2.0 * float(np.sum(np.log(np.diag(chol)))),
@@ -293,10 +296,11 @@ class GPFit:
                 Fc = F[s: s + _CHUNK]
                 mean[s: s + _CHUNK] = Fc @ fac.beta + Kc @ fac.alpha
                 if return_var:
-                    V = Kc @ fac.linv_t  # rows: (L^-1 k)'
-                    B = Fc - V @ fac.linv_f
-                    Z = linalg.solve_triangular(fac.a_chol, B.T, lower=True, check_finite=False)
-                    var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->i", V, V)
+                    # L^-1 k(U)' by a triangular product (half the flops of a full GEMM)
+                    W = blas.dtrmm(1.0, fac.linv, Kc.T, side=0, lower=1)
+                    B = Fc.T - fac.linv_f.T @ W
+                    Z = linalg.solve_triangular(fac.a_chol, B, lower=True, check_finite=False)
+                    var[s: s + _CHUNK] = (1.0 - np.einsum("ij,ij->j", W, W)
                                           + np.einsum("ij,ij->j", Z, Z))
         mean = self.y_mean + self.y_scale * mean
         if not return_var:
@@ -383,7 +387,7 @@ def _build(kernel, U, y, trend, lengthscales, nugget, y_mean, y_scale, *, sigma2
     ys = (y - y_mean) / y_scale
     F = trend(U)
     K = corr(kernel, sqdist_train(U / lengthscales))
-    fac = _factor(K, F, ys, nugget)
+    fac = _factor(K, F, ys, nugget, for_prediction=True)
     if sigma2 is None:
         dof = len(y) - F.shape[1] if likelihood == "reml" else len(y)
         sigma2 = fac.quad / dof
@@ -424,7 +428,7 @@ def _prefer_noise_free(objective, best, d):
 
 
 def fit_core(U, y, *, kernel: str = "matern52", trend: Trend | None = None, noise="fit",
-             n_starts: int = 5, rng=None, lengthscales=None, nugget=None,
+             n_starts: int = 3, rng=None, lengthscales=None, nugget=None,
              likelihood: str = "ml", prior: bool = True, variance: str = "likelihood") -> GPFit:
     """Fit one output (see the module docstring). Inputs are assumed clean (validated upstream).
 
