@@ -36,8 +36,8 @@ def test_ar1_with_identical_fidelities_reduces_to_a_single_gp():
 
 def test_nargp_beats_ar1_on_the_nonlinear_pair():
     # Perdikaris et al. (2017), section 3a: 50 low- and 15 high-fidelity runs, target 5 %
-    # relative L2. Over seeds 0-9 ours was 0.35-1.24 % (nested maximin designs); AR1 cannot
-    # express f_h = (x - sqrt 2) f_l^2 and stays at 37-58 %.
+    # relative L2. Over seeds 0-9 ours was at most 1.24 % (nested maximin designs); AR1 cannot
+    # express f_h = (x - sqrt 2) f_l^2 and stays above 37 %.
     (low, high), params = uqkit.examples.nonlinear_fidelities()
     x = np.linspace(0, 1, 500)[:, None]
     truth = np.asarray(high(x))[:, 0]
