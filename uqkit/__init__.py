@@ -74,13 +74,11 @@ _EXPORTS: dict[str, str] = {
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",
-<<<<<<< HEAD
     "LogGaussian": "uqkit.calibration",
     "Poisson": "uqkit.calibration",
     "NegativeBinomial": "uqkit.calibration",
     "Likelihood": "uqkit.calibration",
     "PosteriorCutOffWarning": "uqkit.calibration",
-=======
     # multi-fidelity emulation and history matching
     "fit_multifidelity": "uqkit.multifidelity",
     "MultiFidelityGP": "uqkit.multifidelity",
