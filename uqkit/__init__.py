@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "PolynomialChaos": "uqkit.pce",
     # calibration
     "calibrate": "uqkit.calibration",
+    "compare": "uqkit.calibration",
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",

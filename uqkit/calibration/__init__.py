@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ._calibrate import calibrate
+from ._compare import compare
 from ._noise import Gaussian, StudentT
 from ._posterior import Posterior
 
-__all__ = ["calibrate", "Posterior", "Gaussian", "StudentT"]
+__all__ = ["calibrate", "compare", "Posterior", "Gaussian", "StudentT"]

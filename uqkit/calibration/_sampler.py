@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._diagnostics import diagnose as _diagnose
+from ._diagnostics import diagnose
 from ._history import History
 from ._moves import (
     INDEPENDENCE,
@@ -44,9 +44,10 @@ from ._moves import (
     mixture_logpdf,
     pooled_cholesky,
 )
+from ._spec import R_HAT_LIMIT
 from ._target import LogPosterior
 
-__all__ = ["Settings", "RunResult", "Driver", "diagnose"]
+__all__ = ["Settings", "RunResult", "Driver"]
 
 CHUNK = 128          # steps per stored chain chunk
 MAX_SNAPSHOTS = 64   # posterior-predictive snapshots kept (thinned by doubling)
@@ -95,15 +96,6 @@ class RunResult:
     move_probabilities: np.ndarray
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     resumed_at: int | None = None
-
-
-def diagnose(kept: np.ndarray, names=None) -> dict[str, Any]:
-    """ESS (bulk, tail) and rank-normalised split R-hat per parameter (as arviz computes them).
-
-    ``kept`` has shape ``(W, n, d)``; walkers are the chains. Short chains
-    give NaN diagnostics instead of an error.
-    """
-    return _diagnose(kept)
 
 
 class Driver:
@@ -182,7 +174,7 @@ class Driver:
             if done:
                 self.stop_reason = "converged"
                 break
-        return self._result()
+        return self.result()
 
     def _beta(self) -> float:
         """Likelihood temperature: ``_beta0`` in the first part of the warm-up, else 1.
@@ -419,7 +411,7 @@ class Driver:
         ess = float(np.min(self.diagnostics["ess_bulk"])) if ok else 0.0
         rhat = float(np.max(self.diagnostics["r_hat"])) if ok else np.inf
         n = kept.shape[1]
-        if ess >= self.s.target_ess and rhat < 1.01:
+        if ess >= self.s.target_ess and rhat < R_HAT_LIMIT:
             # converged only when a second check, 10 % more draws later, agrees (a single
             # pass can be luck on a chain that has not yet visited a tail)
             self.passes += 1
@@ -432,7 +424,7 @@ class Driver:
         self.next_check = self.t + max(10, int(n * (grow - 1)))
         return False
 
-    def _result(self) -> RunResult:
+    def result(self) -> RunResult:
         h, n = self.hist, len(self.hist)
         x = h.x[:n]
         nw = min(self.s.n_warmup, n)
