@@ -9,6 +9,7 @@ from ._methods import METHODS
 from ._noise import NoiseModel
 from ._plan import make_plan
 from ._posterior import Posterior
+from ._progress import Progress
 from ._spec import specify
 
 __all__ = ["calibrate"]
@@ -31,10 +32,13 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
               method: str = "auto") -> Posterior:
     """Bayesian calibration of a model's parameters against observed data.
 
-    Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` by an
-    adaptive ensemble Markov chain Monte Carlo, until the effective sample size
-    reaches ``target_ess`` with R-hat below 1.01 or a budget is hit, and says
-    which (:attr:`Posterior.converged`, :attr:`Posterior.stop_reason`).
+    Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` until
+    the effective sample size reaches ``target_ess`` with R-hat below 1.01 or a
+    budget is hit, and says which (:attr:`Posterior.converged`,
+    :attr:`Posterior.stop_reason`). The default method, ``"auto"``, moves
+    prior draws to the posterior by tempered sequential Monte Carlo (which
+    also estimates the evidence, :attr:`Posterior.log_evidence`) and then runs
+    the adaptive ensemble sampler from the particles.
 
     Parameters
     ----------
@@ -92,6 +96,21 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         acceptance, False for the approximate mode): a full-model mode search
         and a few rounds of local PCE fits on full-model runs at the surrogate's
         posterior (see Notes). ``False`` screens with the surrogate as given.
+    method : {"auto", "ensemble", "smc", "emcee"}
+        ``"ensemble"``: the adaptive ensemble Metropolis-Hastings sampler
+        described in the Notes. ``"smc"``: adaptive tempered sequential Monte
+        Carlo from the prior (Del Moral et al. 2006; Ching & Chen 2007), with
+        ``n_walkers`` particles (default ``max(1000, 1.25 target_ess)``); it
+        gives the evidence and its standard error. ``"emcee"``: emcee's
+        ``EnsembleSampler`` with differential-evolution (0.8) and DE-snooker
+        (0.2) moves, checkpointed every step. ``"auto"`` (default): SMC with
+        200 particles on at most half the budget, then the ensemble sampler
+        from its particles (untempered warm-up); the ensemble sampler alone
+        when ``initial``, ``n_walkers``, ``n_steps`` or a ``surrogate`` is
+        given (the chain is then the user's). :attr:`Posterior.method` and
+        :attr:`Posterior.method_reason` say what ran and why. A combination
+        a method cannot run (``surrogate`` with ``"smc"`` or ``"emcee"``,
+        ``initial`` or ``n_steps`` with ``"smc"``) is refused before any run.
     study : str, optional
         Name of the calibration in the runner's store (default: the model's
         name). A rerun with the same name resumes it; a changed study (data,
@@ -115,7 +134,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
 
     Notes
     -----
-    The sampler is a population of independent Metropolis-Hastings chains
+    The ensemble sampler is a population of independent Metropolis-Hastings chains
     (walkers) that share one adaptive proposal, a mixture of three moves: a
     random walk with the pooled warm-up covariance (Haario et al. 2001), an
     independence proposal from a Gaussian mixture fitted by EM to the
@@ -199,6 +218,12 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
 
     References
     ----------
+    Del Moral, P., Doucet, A. and Jasra, A. (2006). Sequential Monte Carlo samplers.
+    J. R. Stat. Soc. B 68(3), 411-436.
+    Ching, J. and Chen, Y.-C. (2007). Transitional Markov chain Monte Carlo method.
+    J. Eng. Mech. 133(7), 816-832.
+    Foreman-Mackey, D., Hogg, D. W., Lang, D. and Goodman, J. (2013). emcee: the MCMC
+    hammer. PASP 125(925), 306-312.
     Haario, H., Saksman, E. and Tamminen, J. (2001). An adaptive Metropolis
     algorithm. Bernoulli 7(2), 223-242.
     Giordani, P. and Kohn, R. (2010). Adaptive independent Metropolis-Hastings by
@@ -239,8 +264,13 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     sampler = METHODS[spec.method]()
     sampler.check(spec)
     runner = default_runner(runner)
-    plan = make_plan(spec, runner)  # checks the study against the store: no run before
-    outcome = sampler.run(spec, plan, runner, rng)
+    total = None if spec.budget_defaulted else spec.max_evaluations
+    progress = Progress(runner, total)
+    try:
+        plan = make_plan(spec, runner, progress)  # checks the study: no model run before
+        outcome = sampler.run(spec, plan, runner, rng)
+    finally:
+        progress.close()
     return Posterior._from_run(
         spec.problem, outcome.result, outcome.settings, runner=runner,
         surrogate=outcome.surrogate, n_fit_evaluations=outcome.n_fit_evaluations, rng=rng,

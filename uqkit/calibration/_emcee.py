@@ -125,6 +125,7 @@ class Emcee(Method):
                 hist.append(state.coords, state.log_prob, ll, acc, np.zeros(W, dtype=np.int8))
                 done = loop.check()
                 loop.save(state, ll, Y, sampler, done)
+                plan.report(full.n_evaluations, f"step {len(hist)}")
                 if done:
                     loop.stop_reason = "converged"
                     break

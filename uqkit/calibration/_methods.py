@@ -132,7 +132,8 @@ class Ensemble(Method):
                                          **(TRUSTED_SCREENING if trusted else {}))
             else:
                 surr = LogPosterior(problem, surrogate, None)
-        driver = Driver(settings, full, surr, rng, store=plan.store, name=plan.name)
+        driver = Driver(settings, full, surr, rng, store=plan.store, name=plan.name,
+                        progress=lambda n, status: plan.report(used + n_fit + n, status))
         if driver.resume() and driver.stop_reason and not plan.grown:
             result = driver.result()
         else:
@@ -170,8 +171,8 @@ class Auto(Method):
             return replace(out, method="ensemble", reason=reason)
         srng = np.random.default_rng(rng.integers(2**63))
         cap = None if spec.max_evaluations is None else spec.max_evaluations // 2
-        smc = SMC.sample(spec, plan, runner, srng, n_particles=SMC_PARTICLES,
-                         max_evaluations=cap)
+        n = SMC_PARTICLES if cap is None else int(np.clip(cap // 30, 50, SMC_PARTICLES))
+        smc = SMC.sample(spec, plan, runner, srng, n_particles=n, max_evaluations=cap)
         used = smc.n_evaluations
         reached = smc.beta >= 1.0
         idx = rng.choice(len(smc.X), size=spec.n_walkers, replace=False) if reached else None
@@ -193,7 +194,9 @@ class Auto(Method):
                        method="smc+ensemble", reason=why)
 
 
-SMC_PARTICLES = 200  # particles of auto's SMC stage: enough to reach the posterior
+# particles of auto's SMC stage: enough to reach the posterior; with a budget, fewer, so that
+# SMC's ~10 stages of ~2 batches fit in half of it (the logistic ODE at 6,000 runs takes ~2,000)
+SMC_PARTICLES = 200
 
 
 def _ensemble_only(spec: Spec) -> str:

@@ -32,9 +32,15 @@ class Plan:
     name: str | None = None    # checkpoint name in the store (None: no checkpoints)
     grown: bool = False        # a resumed study whose budget grew
     stored_warmup: int | None = None  # the warm-up of the study's first run, when resumed
+    progress: Any = None       # a ._progress.Progress (model runs done), or None
+
+    def report(self, done: int, status: str = "") -> None:
+        """Tell the progress bar how many model runs are done."""
+        if self.progress is not None:
+            self.progress.update(done, status)
 
 
-def make_plan(spec: Spec, runner: Any) -> Plan:
+def make_plan(spec: Spec, runner: Any, progress: Any = None) -> Plan:
     """The plan of ``spec``; with a seeded store, the study is checked (or recorded) here.
 
     Raises
@@ -54,7 +60,7 @@ def make_plan(spec: Spec, runner: Any) -> Plan:
     if budget_steps != math.inf:
         # the warm-up leaves at least one sampling step inside the budget
         n_warmup = min(n_warmup, max(int(budget_steps) - 1, 1))
-    plan = Plan(budget_steps=budget_steps, n_warmup=n_warmup)
+    plan = Plan(budget_steps=budget_steps, n_warmup=n_warmup, progress=progress)
     store = getattr(runner, "store", None) if runner is not None else None
     if store is None:
         return plan

@@ -102,7 +102,8 @@ class Driver:
     """Runs one calibration; resumable from the store's checkpoint."""
 
     def __init__(self, settings: Settings, full: LogPosterior, surrogate: LogPosterior | None,
-                 rng: np.random.Generator, store: Any = None, name: str | None = None) -> None:
+                 rng: np.random.Generator, store: Any = None, name: str | None = None,
+                 progress: Any = None) -> None:
         self.s = settings
         self.full = full
         self.surr = surrogate
@@ -122,6 +123,7 @@ class Driver:
         self.stop_reason = ""
         self.L = settings.subchain_length or 1
         self.resumed_at: int | None = None
+        self.progress = progress  # progress(full-model runs, status) after every step
 
     # ------------------------------------------------------------------ targets
     @property
@@ -171,6 +173,9 @@ class Driver:
             done = self._maybe_check() if self.t >= self.next_check else False
             if self.store is not None:
                 self._checkpoint(done)
+            if self.progress is not None:
+                self.progress(self.full.n_evaluations,
+                              f"{'warm-up' if self.t <= s.n_warmup else 'sampling'} step {self.t}")
             if done:
                 self.stop_reason = "converged"
                 break

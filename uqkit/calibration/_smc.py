@@ -130,7 +130,7 @@ def run_smc(target: LogPosterior, n_particles: int, rng: np.random.Generator, *,
         _stage(state, target, rng, K, ess_fraction, max_moves, max_evaluations)
         _save(store, name, state, target, rng)
         if progress is not None:
-            progress(state.beta)
+            progress(target.n_evaluations, f"stage {state.stage}, temperature {state.beta:.3g}")
     return _result(state, target, K, stop, resumed_at, N, problem.dim)
 
 
@@ -331,7 +331,7 @@ class SMC(Method):
         target = LogPosterior(spec.problem, spec.model, runner)
         name = None if plan.name is None else plan.name + "/smc"
         return run_smc(target, n_particles, rng, max_evaluations=max_evaluations,
-                       store=plan.store, name=name)
+                       store=plan.store, name=name, progress=plan.report)
 
     def run(self, spec, plan, runner, rng) -> Outcome:
         if spec.n_walkers_given:
