@@ -180,8 +180,12 @@ class Auto(Method):
         left_steps = (math.inf if spec.max_evaluations is None or (
             spec.budget_defaulted and spec.target_ess is not None)
             else max((spec.max_evaluations - used) // spec.n_walkers - 1, 1))
-        if spec.n_steps is None and plan.stored_warmup is None and left_steps != math.inf:
-            plan = replace(plan, n_warmup=int(np.clip(left_steps // 4, 20, plan.n_warmup)))
+        if plan.stored_warmup is None:
+            if left_steps != math.inf:
+                plan = replace(plan, n_warmup=int(np.clip(left_steps // 4, 20, plan.n_warmup)))
+            else:  # to target_ess: the warm-up that fits the mixture proposal grows with d
+                plan = replace(plan, n_warmup=max(plan.n_warmup,
+                                                  WARMUP_STEPS_PER_DIM * spec.problem.dim))
         out = Ensemble().run(spec, plan, runner, rng, X0=X0, used=used, temper=not reached)
         why = ("started from prior draws: tempered SMC reached the posterior "
                f"({smc.n_stages} stages, {used} runs, evidence), then the ensemble "
@@ -197,6 +201,10 @@ class Auto(Method):
 # particles of auto's SMC stage: enough to reach the posterior; with a budget, fewer, so that
 # SMC's ~10 stages of ~2 batches fit in half of it (the logistic ODE at 6,000 runs takes ~2,000)
 SMC_PARTICLES = 200
+# warm-up steps per parameter of auto's ensemble stage when running to target_ess: its
+# proposal mixture is fitted on the warm-up draws (10-D Gaussian from SMC particles: 200 steps
+# gave 21 ESS per 1000 runs, 400 steps 110)
+WARMUP_STEPS_PER_DIM = 40
 
 
 def _ensemble_only(spec: Spec) -> str:
