@@ -325,13 +325,14 @@ class SMC(Method):
                         "Bound it with max_evaluations instead.")
 
     @staticmethod
-    def sample(spec, plan, runner, rng, *, n_particles: int,
-               max_evaluations: int | None) -> SMCResult:
+    def sample(spec, plan, runner, rng, *, n_particles: int, max_evaluations: int | None,
+               max_moves: int = MAX_MOVES) -> SMCResult:
         """Run (or resume) SMC for ``spec``, checkpointed under ``plan.name + "/smc"``."""
         target = LogPosterior(spec.problem, spec.model, runner)
         name = None if plan.name is None else plan.name + "/smc"
         return run_smc(target, n_particles, rng, max_evaluations=max_evaluations,
-                       store=plan.store, name=name, progress=plan.report)
+                       store=plan.store, name=name, progress=plan.report,
+                       max_moves=max_moves)
 
     def run(self, spec, plan, runner, rng) -> Outcome:
         if spec.n_walkers_given:
