@@ -516,6 +516,8 @@ def bench_prior_start(args, rows):
     """Logistic ODE (6,000 runs) and banana (100,000 runs) from prior draws: R-hat < 1.01."""
     for name, budget, seeds, goal in (("ode", 6000, args.ode_seeds, 15 / 16),
                                       ("banana", 100_000, args.banana_seeds, 19 / 20)):
+        if seeds == 0:
+            continue
         model, prior, data, noise = PROBLEMS[name]()
         rh, e1k = [], []
         for seed in range(1, seeds + 1):

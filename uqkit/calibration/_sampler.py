@@ -449,13 +449,9 @@ class Driver:
         if self.store is None:
             return
         t = self.t
-        c0 = (t // CHUNK) * CHUNK
-        if t > 0 and t % CHUNK == 0:  # a chunk just filled: store it once
-            self.store.save_checkpoint(f"{self.name}/chunk/{t // CHUNK - 1}",
-                                       self._chunk(t - CHUNK, t), {"steps": [t - CHUNK, t]})
         arrays = {"X": self.X, "lp": self.lp, "ll": self.ll, "slp": self.slp, "Y": self.Y,
                   "stats": self.stats, **self.kernel.to_arrays()}
-        arrays.update({f"partial_{k}": v for k, v in self._chunk(c0, t).items()})
+        arrays.update(self.hist.save(self.store, self.name, CHUNK))
         meta = {"t": t, "n_warmup": self.s.n_warmup, "n_eval": self.full.n_evaluations,
                 "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
                 "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
@@ -463,15 +459,6 @@ class Driver:
                 "stop_reason": "converged" if done else ""}
         self.store.save_checkpoint(self.name, {k: np.asarray(v, dtype=float)
                                                for k, v in arrays.items()}, meta)
-
-    def _chunk(self, a: int, b: int) -> dict[str, np.ndarray]:
-        W, d = self.W, self.d
-        if b <= a:
-            return {"x": np.empty((0, W, d)), "lp": np.empty((0, W)), "ll": np.empty((0, W)),
-                    "acc": np.empty((0, W)), "ind": np.empty((0, W))}
-        h = self.hist
-        return {"x": h.x[a:b], "lp": h.lp[a:b], "ll": h.ll[a:b], "acc": h.acc[a:b].astype(float),
-                "ind": h.ind[a:b].astype(float)}
 
     def resume(self) -> bool:
         """Restore the state from the store's checkpoint; False when there is none."""
@@ -482,13 +469,7 @@ class Driver:
             return False
         arrays, meta = got
         t = int(meta["t"])
-        for k in range(t // CHUNK):
-            part = self.store.load_checkpoint(f"{self.name}/chunk/{k}")
-            if part is None:  # pragma: no cover - chunks are written before the state
-                raise RuntimeError(f"checkpoint chunk {k} of {self.name} is missing")
-            self.hist.extend(part[0])
-        self.hist.extend({k[len("partial_"):]: v for k, v in arrays.items()
-                          if k.startswith("partial_")})
+        self.hist.load(self.store, self.name, CHUNK, t, arrays)
         self.X = np.array(arrays["X"])
         self.lp, self.ll = np.array(arrays["lp"]), np.array(arrays["ll"])
         self.slp, self.Y = np.array(arrays["slp"]), np.array(arrays["Y"])
