@@ -185,3 +185,23 @@ def test_a_changed_method_is_refused_naming_it(tmp_path):
     with pytest.raises(uqkit.StudyMismatchError, match="method"):
         uqkit.calibrate(_model(), PRIOR, DATA, runner=runner, method="emcee", n_walkers=200,
                         **args)
+
+
+def test_progress_bar_follows_the_runner_setting(monkeypatch):
+    from types import SimpleNamespace
+
+    from uqkit.calibration import _progress
+    assert _progress.Progress(SimpleNamespace(progress="auto"), 100).bar is None  # no terminal
+    assert _progress.Progress(SimpleNamespace(progress=False), 100).bar is None
+    seen = []
+    update = _progress.Progress.update
+
+    def spy(self, done, status=""):
+        seen.append((self.bar is not None, done, status))
+        update(self, done, status)
+    monkeypatch.setattr(_progress.Progress, "update", spy)
+    post = uqkit.calibrate(_model(), PRIOR, DATA, noise=uqkit.Gaussian(SIGMA), method="smc",
+                           n_walkers=100, target_ess=None, rng=0,
+                           runner=uqkit.Runner(progress=True))
+    assert all(shown for shown, _, _ in seen) and len(seen) > 2
+    assert seen[-1][1] == post.n_model_evaluations and "temperature 1" in seen[-1][2]

@@ -16,11 +16,12 @@ __all__ = ["calibrate"]
 
 
 def default_runner(runner: Any) -> Any:
-    """``runner``, or ``uqkit.Runner(progress=False)`` when None."""
+    """``runner``, or ``uqkit.Runner()`` when None (its progress setting, ``"auto"``, shows
+    the calibration's bar in a terminal or a notebook only)."""
     if runner is not None:
         return runner
     from ..runner import Runner
-    return Runner(progress=False)
+    return Runner()
 
 
 def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,

@@ -241,6 +241,10 @@ class Posterior:
                 f"{self.n_model_evaluations} model evaluations")
         if self.mode != "plain":
             head += f", {_MODE_LABEL[self.mode]}"
+        if self.method != "ensemble":
+            head += f", method {self.method}"
+        if np.isfinite(self.log_evidence):
+            head += f", log evidence {self.log_evidence:.3f} +- {self.log_evidence_se:.3f}"
         lines = [head + ")"]
         if not self.has_draws:
             lines.append(f"  no posterior draws: the budget ran out during warm-up "
