@@ -95,7 +95,7 @@ def test_smc_weighs_the_modes_of_a_bimodal_posterior():
     assert abs(got - p_plus) <= Z * math.sqrt(p_plus * (1 - p_plus) / ess), (got, p_plus, ess)
 
 
-def test_compare_picks_the_model_that_generated_the_data():
+def test_compare_picks_the_model_that_generated_the_data(tmp_path):
     other = np.c_[np.ones(len(A)), A[:, 1]]  # an intercept instead of the slope in a
     posts = [uqkit.calibrate(_model(name, design), PRIOR, DATA, noise=uqkit.Gaussian(SIGMA),
                              method="smc", n_walkers=300, target_ess=None, rng=1)
@@ -110,6 +110,8 @@ def test_compare_picks_the_model_that_generated_the_data():
     assert abs(table.loc["other", "log_bayes_factor"] - exact) <= Z * se + 0.2
     assert table.loc["true", "probability"] > 0.95
     assert table.attrs["title"]
+    page = uqkit.report(table, path=tmp_path / "compare.html")
+    assert "Model comparison" in open(page, encoding="utf-8").read()
     named = uqkit.compare(*posts, names=["A", "B"])
     assert set(named.index) == {"A", "B"}
     with pytest.raises(uqkit.InvalidParameterError, match="one name per posterior"):
