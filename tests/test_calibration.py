@@ -49,7 +49,7 @@ def _linear_problem():
 def test_linear_gaussian_closed_form():
     model, prior, data, sigma, mn, Sn = _linear_problem()
     post = uqkit.calibrate(model, prior, data, noise=uqkit.Gaussian(sigma), target_ess=1000,
-                           rng=1)
+                           rng=1, method="ensemble")
     assert post.converged and post.stop_reason == "converged"
     assert post.ess_bulk.min() >= 1000 and post.r_hat.max() < 1.01
     _check_moments(post, mn, np.sqrt(np.diag(Sn)))
@@ -61,7 +61,7 @@ def test_linear_gaussian_closed_form():
     assert post.n_model_evaluations == post.n_walkers * (post.n_warmup + post.n_draws) + \
         post.n_walkers
     again = uqkit.calibrate(model, prior, data, noise=uqkit.Gaussian(sigma), target_ess=1000,
-                            rng=1)
+                            rng=1, method="ensemble")
     np.testing.assert_array_equal(again.chain, post.chain)
 
 

@@ -64,7 +64,7 @@ def test_delayed_acceptance_is_exact_with_a_biased_surrogate():
 
 def test_delayed_acceptance_matches_plain_sampling():
     kw = dict(noise=uqkit.Gaussian(SIGMA), target_ess=1000)
-    plain = uqkit.calibrate(MODEL, PRIOR, {"y": DATA}, rng=9, **kw)
+    plain = uqkit.calibrate(MODEL, PRIOR, {"y": DATA}, rng=9, method="ensemble", **kw)
     da = uqkit.calibrate(MODEL, PRIOR, {"y": DATA}, surrogate=SURROGATE, rng=10, **kw)
     # difference of two independent estimates: SE adds in quadrature
     sd = plain.samples.std().to_numpy()
@@ -141,7 +141,7 @@ def _fhn_problem(t_end, n_times):
 def _check_fhn(t_end, n_times, target_ess, savings):
     model, data = _fhn_problem(t_end, n_times)
     kw = dict(noise=uqkit.Gaussian(FHN_SIGMA), target_ess=target_ess)
-    plain = uqkit.calibrate(model, FHN_PRIOR, data, rng=1, **kw)
+    plain = uqkit.calibrate(model, FHN_PRIOR, data, rng=1, method="ensemble", **kw)
     da = uqkit.calibrate(model, FHN_PRIOR, data, surrogate="pce", rng=2, **kw)
     assert plain.converged and da.converged and da.mode == "delayed_acceptance"
     # two independent estimates: Monte-Carlo SEs add in quadrature; 4.5 SE (means: sd /

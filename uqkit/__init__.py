@@ -71,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "GaussianProcess": "uqkit.gp",
     # calibration
     "calibrate": "uqkit.calibration",
+    "compare": "uqkit.calibration",
     "Posterior": "uqkit.calibration",
     "Gaussian": "uqkit.calibration",
     "StudentT": "uqkit.calibration",

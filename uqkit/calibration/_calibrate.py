@@ -1,50 +1,27 @@
-"""``uqkit.calibrate``: validation, assembly and the run."""
+"""``uqkit.calibrate``: specification, plan, method, ``Posterior``."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import numbers
 from typing import Any
 
-import numpy as np
-
-from .._errors import InvalidParameterError
-from .._validation import check_int, fail, normalize_rng
-from ..models._protocol import model_identity
+from . import _emcee, _smc  # noqa: F401  (register their methods)
+from ._methods import METHODS
 from ._noise import NoiseModel
+from ._plan import make_plan
 from ._posterior import Posterior
-from ._problem import build_problem
-from ._sampler import Driver, Settings
-from ._screening import screening_density
-from ._surrogate import fit_prior_pce, refine_surrogate, sample_surrogate
-from ._target import LogPosterior
+from ._progress import Progress
+from ._spec import specify
 
 __all__ = ["calibrate"]
 
-_MODES = ("delayed_acceptance", "approximate")
-DEFAULT_MAX_EVALUATIONS = 1_000_000  # budget when neither n_steps nor max_evaluations is given
-TRUSTED_SCREENING = {"beta": 1.0, "weight": 0.05}
 
-
-def _default_runner(runner: Any) -> Any:
-    """``runner or uqkit.Runner()`` (the in-process runner while the Runner is not merged)."""
+def default_runner(runner: Any) -> Any:
+    """``runner``, or ``uqkit.Runner()`` when None (its progress setting, ``"auto"``, shows
+    the calibration's bar in a terminal or a notebook only)."""
     if runner is not None:
         return runner
-    try:
-        from ..runner import Runner
-    except ImportError:  # runner not available in this tree: call models directly
-        return None
-    return Runner(progress=False) if _accepts_progress(Runner) else Runner()
-
-
-def _accepts_progress(cls: Any) -> bool:
-    import inspect
-    try:
-        return "progress" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
+    from ..runner import Runner
+    return Runner()
 
 
 def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
@@ -52,13 +29,17 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
               target_ess: float | None = 1000, max_evaluations: int | None = None,
               surrogate: Any = None, rng: Any = None, runner: Any = None,
               surrogate_mode: str = "delayed_acceptance", initial: Any = None,
-              refine: bool | None = None, study: str | None = None) -> Posterior:
+              refine: bool | None = None, study: str | None = None,
+              method: str = "auto") -> Posterior:
     """Bayesian calibration of a model's parameters against observed data.
 
-    Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` by an
-    adaptive ensemble Markov chain Monte Carlo, until the effective sample size
-    reaches ``target_ess`` with R-hat below 1.01 or a budget is hit, and says
-    which (:attr:`Posterior.converged`, :attr:`Posterior.stop_reason`).
+    Samples the posterior ``p(theta | data) ~ p(data | theta) p(theta)`` until
+    the effective sample size reaches ``target_ess`` with R-hat below 1.01 or a
+    budget is hit, and says which (:attr:`Posterior.converged`,
+    :attr:`Posterior.stop_reason`). The default method, ``"auto"``, moves
+    prior draws to the posterior by tempered sequential Monte Carlo (which
+    also estimates the evidence, :attr:`Posterior.log_evidence`) and then runs
+    the adaptive ensemble sampler from the particles.
 
     Parameters
     ----------
@@ -117,6 +98,21 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
         acceptance, False for the approximate mode): a full-model mode search
         and a few rounds of local PCE fits on full-model runs at the surrogate's
         posterior (see Notes). ``False`` screens with the surrogate as given.
+    method : {"auto", "ensemble", "smc", "emcee"}
+        ``"ensemble"``: the adaptive ensemble Metropolis-Hastings sampler
+        described in the Notes. ``"smc"``: adaptive tempered sequential Monte
+        Carlo from the prior (Del Moral et al. 2006; Ching & Chen 2007), with
+        ``n_walkers`` particles (default ``max(1000, 1.25 target_ess)``); it
+        gives the evidence and its standard error. ``"emcee"``: emcee's
+        ``EnsembleSampler`` with differential-evolution (0.8) and DE-snooker
+        (0.2) moves, checkpointed every step. ``"auto"`` (default): SMC with
+        200 particles on at most half the budget, then the ensemble sampler
+        from its particles (untempered warm-up); the ensemble sampler alone
+        when ``initial``, ``n_walkers``, ``n_steps`` or a ``surrogate`` is
+        given (the chain is then the user's). :attr:`Posterior.method` and
+        :attr:`Posterior.method_reason` say what ran and why. A combination
+        a method cannot run (``surrogate`` with ``"smc"`` or ``"emcee"``,
+        ``initial`` or ``n_steps`` with ``"smc"``) is refused before any run.
     study : str, optional
         Name of the calibration in the runner's store (default: the model's
         name). A rerun with the same name resumes it; a changed study (data,
@@ -140,7 +136,7 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
 
     Notes
     -----
-    The sampler is a population of independent Metropolis-Hastings chains
+    The ensemble sampler is a population of independent Metropolis-Hastings chains
     (walkers) that share one adaptive proposal, a mixture of three moves: a
     random walk with the pooled warm-up covariance (Haario et al. 2001), an
     independence proposal from a Gaussian mixture fitted by EM to the
@@ -224,6 +220,12 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
 
     References
     ----------
+    Del Moral, P., Doucet, A. and Jasra, A. (2006). Sequential Monte Carlo samplers.
+    J. R. Stat. Soc. B 68(3), 411-436.
+    Ching, J. and Chen, Y.-C. (2007). Transitional Markov chain Monte Carlo method.
+    J. Eng. Mech. 133(7), 816-832.
+    Foreman-Mackey, D., Hogg, D. W., Lang, D. and Goodman, J. (2013). emcee: the MCMC
+    hammer. PASP 125(925), 306-312.
     Haario, H., Saksman, E. and Tamminen, J. (2001). An adaptive Metropolis
     algorithm. Bernoulli 7(2), 223-242.
     Giordani, P. and Kohn, R. (2010). Adaptive independent Metropolis-Hastings by
@@ -256,233 +258,24 @@ def calibrate(model: Any, prior: Any, data: Any, *, noise: NoiseModel,
     >>> bool(post.converged)
     True
     """
-    problem = build_problem(model, prior, data, noise)
-    d = problem.dim
-    n_walkers_given = n_walkers is not None
-    if n_walkers is None:
-        n_walkers = max(16, 2 * d + 2)
-    n_walkers = check_int("calibrate", "n_walkers", n_walkers, minimum=2)
-    if n_steps is not None:
-        n_steps = check_int("calibrate", "n_steps", n_steps, minimum=2)
-    if max_evaluations is not None:
-        max_evaluations = check_int("calibrate", "max_evaluations", max_evaluations,
-                                    minimum=2 * n_walkers)
-    if target_ess is not None:
-        if isinstance(target_ess, bool) or not isinstance(target_ess, numbers.Real) or not (
-                target_ess > 0):
-            fail("calibrate", "target_ess", "a number > 0 or None", target_ess)
-        target_ess = float(target_ess)
-    if surrogate_mode not in _MODES:
-        fail("calibrate", "surrogate_mode", "one of " + ", ".join(map(repr, _MODES)),
-             surrogate_mode)
-    if surrogate is not None and not isinstance(surrogate, str):
-        _check_surrogate(surrogate, model, problem)
-    elif isinstance(surrogate, str) and surrogate not in ("pce", "gp"):
-        fail("calibrate", "surrogate", "a fitted surrogate model, 'pce', 'gp' or None", surrogate)
-    if surrogate == "pce":
-        if not _has_pce():
-            raise InvalidParameterError(
-                "The 'surrogate' parameter of calibrate is 'pce' but uqkit.fit_pce is not "
-                "available in this installation. Pass a fitted surrogate model instead.")
-    budget_defaulted = n_steps is None and max_evaluations is None
-    if budget_defaulted:
-        max_evaluations = DEFAULT_MAX_EVALUATIONS
-    if not n_walkers_given and n_walkers < 32 and (n_steps is None or n_steps >= 1000) and (
-            max_evaluations is None or max_evaluations >= 32 * 1000):
-        # a budget of at least 1000 steps of 32 walkers: 32 walkers halve the sampler's cost
-        # per evaluation at the same effective samples per evaluation (measured on the
-        # banana, benchmarks/bench_calibration.py); smaller budgets keep the steps
-        n_walkers = 32
-    elif (not n_walkers_given and d <= 4 and n_steps is None and max_evaluations is not None
-          and max_evaluations < 16 * 1000):
-        # a small budget (fewer than 1000 steps of 16 walkers) with few parameters: 8-10
-        # walkers run twice the steps of 16, so the split R-hat of each chain is reliable
-        # (measured on the logistic ODE at 6,000 runs over 30 seeds: R-hat < 1.01 on 30/30
-        # and at least 168 ESS per 1000 runs with 8 walkers; 16/30 and 77 with 16; from
-        # prior draws 11/16 against 0/16; better R-hat on 3-D and 4-D Gaussians too;
-        # benchmarks/bench_calibration.py). From 24,000 runs on, 16 walkers did as well or
-        # better (ODE at 30,000: median 164 against 149 ESS per 1000 runs over 16 seeds)
-        n_walkers = max(8, 2 * d + 2)
-    seeded = rng is not None
-    rng = normalize_rng(rng)
-    seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)
-    X0 = _initial(initial, n_walkers, problem, rng)
-    runner = _default_runner(runner)
-
-    budget_steps = math.inf
-    if n_steps is not None:
-        budget_steps = n_steps
-    if max_evaluations is not None and not (budget_defaulted and target_ess is not None):
-        # the starting points cost one batch of n_walkers evaluations
-        budget_steps = min(budget_steps, max(max_evaluations // n_walkers - 1, 1))
-    n_warmup = 200 if budget_steps == math.inf else int(np.clip(budget_steps // 4, 20, 2000))
-    if budget_steps != math.inf:
-        # the warm-up leaves at least one sampling step inside the budget (it ran past a
-        # small max_evaluations before: 336 runs for a budget of 64)
-        n_warmup = min(n_warmup, max(int(budget_steps) - 1, 1))
-    if refine is None:
-        refine = surrogate is not None and surrogate_mode == "delayed_acceptance"
-    # the study is checked against the store before any model run (RELIABILITY A7)
-    store = getattr(runner, "store", None) if runner is not None else None
-    name, grown = None, False
-    if store is not None:
-        if seeded and hasattr(store, "check_study"):
-            study_id = "calibrate:" + (study if study is not None
-                                       else model_identity(model)["name"])
-            spec = _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine,
-                               seed_state, initial, n_steps, max_evaluations, target_ess)
-            old = store.check_study(study_id, spec, extendable=_EXTENDABLE)
-            grown = old is not None and any(old.get(f) != spec[f] for f in _EXTENDABLE)
-            name = study_id
-            n_warmup = _stored_warmup(store, name, n_warmup)
-        else:  # unseeded: a fresh chain every run (nothing to resume)
-            name = _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate,
-                                    surrogate_mode, refine, seed_state)
-    mode = "plain"
-    n_fit = 0
-    surrogate_model = None
-    refinement = None
-    if surrogate is not None:
-        mode = surrogate_mode
-        # the surrogate's own stream: the same seed rebuilds the same surrogate on a resume
-        srng = np.random.default_rng(rng.integers(2**63))
-        if surrogate == "gp":
-            from ..gp._calibration import fit_prior_gp
-            surrogate_model, n_fit = fit_prior_gp(model, problem, runner, srng)
-        elif isinstance(surrogate, str):
-            surrogate_model, n_fit = fit_prior_pce(model, problem, runner, srng)
-        else:
-            surrogate_model = surrogate
-        if refine:
-            cap = None if max_evaluations is None else (max_evaluations - n_fit) // 2
-            refinement = refine_surrogate(problem, model, surrogate_model, runner, srng, X0,
-                                          max_evaluations=cap)
-            surrogate_model = refinement.surrogate
-            n_fit += refinement.n_evaluations
-            X0 = refinement.X_last
-    settings = Settings(n_walkers=n_walkers, n_warmup=n_warmup, max_steps=n_steps,
-                        max_evaluations=None if max_evaluations is None
-                        else max_evaluations - n_fit,
-                        target_ess=target_ess, mode=mode, temper=refinement is None)
-    full = LogPosterior(problem, model, runner)
-    surr = None
-    if surrogate_model is not None:
-        if mode == "delayed_acceptance":
-            # draws of the surrogate's posterior place the screening density's defensive part
-            draws = (refinement.draws if refinement is not None else
-                     sample_surrogate(problem, surrogate_model, X0, srng)[0])
-            # a refinement that met its accuracy target with no growing frontier is trusted
-            # more: untempered screening and a lighter defensive part (see _screening)
-            trusted = refinement is not None and refinement.converged
-            surr = screening_density(problem, surrogate_model, draws, srng,
-                                     **(TRUSTED_SCREENING if trusted else {}))
-        else:
-            surr = LogPosterior(problem, surrogate_model, None)
-    driver = Driver(settings, full, surr, rng, store=store, name=name)
-    resumed = driver.resume()
-    if resumed and driver.stop_reason and not grown:
-        result = driver._result()
-    else:
-        driver.stop_reason = ""
-        if driver.resumed_at is None:
-            driver.start(X0)
-        result = driver.run()
-    info = {}
-    if surrogate_model is not None:
-        info = {"n_fit_evaluations": n_fit, "refined": False, "n_rounds": 0, "errors": []}
-        if refinement is not None:
-            info.update(refined=refinement.converged, n_rounds=refinement.n_rounds,
-                        errors=[float(e) for e in refinement.errors])
-    return Posterior._from_run(problem, result, settings, runner=runner,
-                               surrogate=surrogate_model, n_fit_evaluations=n_fit, rng=rng,
-                               surrogate_info=info)
-
-
-def _has_pce() -> bool:
-    import importlib.util
-    if importlib.util.find_spec("uqkit.pce") is None:
-        return False
-    import uqkit.pce as pce
-    return hasattr(pce, "fit_pce")
-
-
-def _check_surrogate(surrogate: Any, model: Any, problem: Any) -> None:
-    from ..models._protocol import check_model
-    check_model(surrogate, "calibrate (surrogate)")
-    if tuple(surrogate.inputs) != tuple(model.inputs):
-        raise InvalidParameterError(
-            f"The 'surrogate' parameter of calibrate must have the model's inputs "
-            f"{tuple(model.inputs)}. Got {tuple(surrogate.inputs)} instead.")
-    needed = [model.outputs[c] for c in problem.columns]
-    if tuple(surrogate.outputs) != tuple(model.outputs):
-        missing = [o for o in needed if o not in surrogate.outputs]
-        if missing:
-            raise InvalidParameterError(
-                f"The 'surrogate' parameter of calibrate must predict every observed output. "
-                f"Got no {missing}.")
-        raise InvalidParameterError(
-            "The 'surrogate' parameter of calibrate must have the model's outputs "
-            f"{tuple(model.outputs)[:6]} in the same order.")
-
-
-def _initial(initial: Any, n_walkers: int, problem: Any, rng: np.random.Generator) -> np.ndarray:
-    d = problem.dim
-    if initial is None:
-        return problem.parameters.sample(n_walkers, method="random", rng=rng)
-    arr = np.asarray(initial, dtype=float)
-    if arr.shape == (d,):
-        scale = np.maximum(np.abs(arr) * 1e-3, 1e-6)
-        sd = problem.parameters.std
-        scale = np.where(np.isfinite(sd), np.minimum(1e-2 * sd, scale + 1e-2 * sd), scale)
-        arr = arr + scale * rng.standard_normal((n_walkers, d))
-    if arr.shape != (n_walkers, d) or not np.all(np.isfinite(arr)):
-        fail("calibrate", "initial", f"a finite array of shape ({d},) or ({n_walkers}, {d})",
-             f"shape {np.shape(initial)}")
-    if not np.all(np.isfinite(problem.logprior(arr))):
-        fail("calibrate", "initial", "inside the support of the prior", "points outside it")
-    return arr
-
-
-_EXTENDABLE = ("n_steps", "max_evaluations", "target_ess")
-
-
-def _study_spec(problem, model, n_walkers, surrogate, surrogate_mode, refine, seed_state,
-                initial, n_steps, max_evaluations, target_ess) -> dict[str, Any]:
-    """What a resumed calibration must share with the stored one (budgets may grow)."""
-    ps = problem.spec()
-    if surrogate is None or isinstance(surrogate, str):
-        surr = surrogate
-    else:
-        surr = model_identity(surrogate)["id"]
-    init = None if initial is None else hashlib.sha256(
-        np.ascontiguousarray(np.asarray(initial, dtype=float)).tobytes()).hexdigest()[:16]
-    ident = model_identity(model)
-    # the model by its cache identity (name, version, inputs, outputs), as the runner's
-    # cache: a changed implementation under the same version only warns there
-    return {"model": ident["id"],
-            "prior": ps["parameters"], "data": ps["data"], "observed_outputs": ps["columns"],
-            "noise": ps["noise"], "sigma": ps["sigma"], "n_walkers": n_walkers,
-            "surrogate": None if surr is None else {"surrogate": surr, "mode": surrogate_mode,
-                                                     "refine": bool(refine)},
-            "seed": seed_state, "initial": init,
-            "n_steps": math.inf if n_steps is None else n_steps,
-            "max_evaluations": math.inf if max_evaluations is None else max_evaluations,
-            "target_ess": math.inf if target_ess is None else target_ess}
-
-
-def _stored_warmup(store, name: str, n_warmup: int) -> int:
-    """The warm-up length of the first run of a study (a grown budget keeps it)."""
-    got = store.load_checkpoint(name)
-    if got is not None and "n_warmup" in got[1]:
-        return int(got[1]["n_warmup"])
-    return n_warmup
-
-
-def _checkpoint_name(problem, model, n_walkers, n_warmup, surrogate, surrogate_mode, refine,
-                     seed_state) -> str:
-    spec = {"problem": problem.spec(), "model": model_identity(model)["id"],
-            "n_walkers": n_walkers, "n_warmup": n_warmup, "seed": seed_state,
-            "surrogate": surrogate if surrogate is None or isinstance(surrogate, str)
-            else model_identity(surrogate)["id"], "mode": surrogate_mode, "refine": refine}
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
-    return f"calibrate-{digest[:20]}"
+    spec, rng = specify(model, prior, data, noise=noise, method=method,
+                        methods=tuple(METHODS), n_walkers=n_walkers, n_steps=n_steps,
+                        target_ess=target_ess, max_evaluations=max_evaluations,
+                        surrogate=surrogate, rng=rng, surrogate_mode=surrogate_mode,
+                        initial=initial, refine=refine, study=study)
+    sampler = METHODS[spec.method]()
+    sampler.check(spec)
+    runner = default_runner(runner)
+    total = None if spec.budget_defaulted else spec.max_evaluations
+    progress = Progress(runner, total)
+    try:
+        plan = make_plan(spec, runner, progress)  # checks the study: no model run before
+        outcome = sampler.run(spec, plan, runner, rng)
+    finally:
+        progress.close()
+    return Posterior._from_run(
+        spec.problem, outcome.result, outcome.settings, runner=runner,
+        surrogate=outcome.surrogate, n_fit_evaluations=outcome.n_fit_evaluations, rng=rng,
+        surrogate_info=outcome.surrogate_info, log_evidence=outcome.log_evidence,
+        log_evidence_se=outcome.log_evidence_se, method=outcome.method,
+        method_reason=outcome.reason, converged=outcome.converged)

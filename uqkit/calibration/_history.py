@@ -57,3 +57,29 @@ class History:
         self.acc[a:b] = np.asarray(part["acc"]) > 0.5
         self.ind[a:b] = np.asarray(part["ind"]).astype(np.int8)
         self.n = b
+
+    # ------------------------------------------------------------------ checkpoints
+    def chunk(self, a: int, b: int) -> dict[str, np.ndarray]:
+        """Steps ``a:b`` as float arrays (the store's checkpoint format)."""
+        b = max(a, b)
+        return {"x": self.x[a:b], "lp": self.lp[a:b], "ll": self.ll[a:b],
+                "acc": self.acc[a:b].astype(float), "ind": self.ind[a:b].astype(float)}
+
+    def save(self, store, name: str, chunk: int) -> dict[str, np.ndarray]:
+        """Store a chunk once it fills; return the partial chunk to store with the state."""
+        t = self.n
+        if t > 0 and t % chunk == 0:
+            store.save_checkpoint(f"{name}/chunk/{t // chunk - 1}", self.chunk(t - chunk, t),
+                                  {"steps": [t - chunk, t]})
+        c0 = (t // chunk) * chunk
+        return {f"partial_{k}": v for k, v in self.chunk(c0, t).items()}
+
+    def load(self, store, name: str, chunk: int, t: int, arrays: dict[str, np.ndarray]) -> None:
+        """Rebuild ``t`` steps from the stored chunks and the state's partial chunk."""
+        for k in range(t // chunk):
+            part = store.load_checkpoint(f"{name}/chunk/{k}")
+            if part is None:  # pragma: no cover - chunks are written before the state
+                raise RuntimeError(f"checkpoint chunk {k} of {name} is missing")
+            self.extend(part[0])
+        self.extend({k[len("partial_"):]: v for k, v in arrays.items()
+                     if k.startswith("partial_")})

@@ -11,6 +11,7 @@ import pandas as pd
 from .._errors import InvalidParameterError
 from .._validation import check_int, normalize_rng
 from ._moves import MOVE_NAMES
+from ._spec import R_HAT_LIMIT
 from ._target import evaluate_batch
 
 __all__ = ["Posterior"]
@@ -63,6 +64,14 @@ class Posterior:
         :class:`PosteriorCutOffWarning` was issued): the samples are then the
         posterior restricted to where the model runs. The check sees the failed
         proposals of this session (after a resume, those since the resume).
+    log_evidence, log_evidence_se : float
+        Log marginal likelihood ``log p(data)`` and its standard error, from the
+        SMC stage (``method="smc"`` or ``"auto"``); NaN when the method gives none.
+    method : str
+        The method that ran: ``"ensemble"``, ``"smc"``, ``"emcee"`` or
+        ``"smc+ensemble"`` (``"auto"``: SMC, then the ensemble sampler).
+    method_reason : str
+        Why that method ran (the choice of ``method="auto"``).
     """
 
     samples: pd.DataFrame
@@ -88,6 +97,10 @@ class Posterior:
     surrogate_info: dict[str, Any] = field(default_factory=dict)
     n_failed: int = 0
     cut_off: bool = False
+    log_evidence: float = float("nan")
+    log_evidence_se: float = float("nan")
+    method: str = "ensemble"
+    method_reason: str = ""
     _problem: Any = field(default=None, repr=False)
     _runner: Any = field(default=None, repr=False)
     _predictive: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -96,7 +109,9 @@ class Posterior:
     # ------------------------------------------------------------------ build
     @classmethod
     def _from_run(cls, problem, result, settings, *, runner, surrogate, n_fit_evaluations,
-                  rng, surrogate_info=None) -> Posterior:
+                  rng, surrogate_info=None, log_evidence=float("nan"),
+                  log_evidence_se=float("nan"), method="ensemble",
+                  method_reason="", converged=None) -> Posterior:
         names = problem.names
         nw = result.n_warmup
         chain = np.ascontiguousarray(np.moveaxis(result.chain[nw:], 0, 1))  # (W, n, d)
@@ -107,9 +122,10 @@ class Posterior:
         ess_tail = pd.Series(diag["ess_tail"], index=list(names), name="ess_tail")
         r_hat = pd.Series(diag["r_hat"], index=list(names), name="r_hat")
         target = settings.target_ess
-        converged = bool(
-            n >= 4 and target is not None and _min(ess_bulk.values) >= target
-            and _max(r_hat.values) < 1.01)
+        if converged is None:  # the method's own verdict, else ESS and R-hat decide
+            converged = bool(
+                n >= 4 and target is not None and _min(ess_bulk.values) >= target
+                and _max(r_hat.values) < R_HAT_LIMIT)
         acc = result.accepted[nw:]
         post = cls(
             samples=samples, chain=chain,
@@ -123,7 +139,9 @@ class Posterior:
             acceptance_rate=float(acc.mean()) if acc.size else float("nan"),
             move_probabilities=dict(zip(MOVE_NAMES, map(float, result.move_probabilities))),
             subchain_length=int(result.subchain_length), resumed_at=result.resumed_at,
-            surrogate_info=dict(surrogate_info or {}), _problem=problem, _runner=runner,
+            surrogate_info=dict(surrogate_info or {}), log_evidence=float(log_evidence),
+            log_evidence_se=float(log_evidence_se), method=method,
+            method_reason=method_reason, _problem=problem, _runner=runner,
             **_failure_fields(result, chain, names))
         post._predictive.update(_predictive_draws(problem, result, runner))
         return post
@@ -241,6 +259,10 @@ class Posterior:
             head += f", {self.n_failed} failed"
         if self.mode != "plain":
             head += f", {_MODE_LABEL[self.mode]}"
+        if self.method != "ensemble":
+            head += f", method {self.method}"
+        if np.isfinite(self.log_evidence):
+            head += f", log evidence {self.log_evidence:.3f} +- {self.log_evidence_se:.3f}"
         lines = [head + ")"]
         if self.cut_off:
             lines.append("  CUT OFF: the posterior reaches where the model fails (see the warning)")

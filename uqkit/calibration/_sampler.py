@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._diagnostics import diagnose as _diagnose
+from ._diagnostics import diagnose
 from ._history import History
 from ._moves import (
     INDEPENDENCE,
@@ -44,9 +44,10 @@ from ._moves import (
     mixture_logpdf,
     pooled_cholesky,
 )
+from ._spec import R_HAT_LIMIT
 from ._target import LogPosterior
 
-__all__ = ["Settings", "RunResult", "Driver", "diagnose"]
+__all__ = ["Settings", "RunResult", "Driver"]
 
 CHUNK = 128          # steps per stored chain chunk
 MAX_SNAPSHOTS = 64   # posterior-predictive snapshots kept (thinned by doubling)
@@ -99,20 +100,12 @@ class RunResult:
     failed_points: np.ndarray | None = None  # the most recent failed proposals
 
 
-def diagnose(kept: np.ndarray, names=None) -> dict[str, Any]:
-    """ESS (bulk, tail) and rank-normalised split R-hat per parameter (as arviz computes them).
-
-    ``kept`` has shape ``(W, n, d)``; walkers are the chains. Short chains
-    give NaN diagnostics instead of an error.
-    """
-    return _diagnose(kept)
-
-
 class Driver:
     """Runs one calibration; resumable from the store's checkpoint."""
 
     def __init__(self, settings: Settings, full: LogPosterior, surrogate: LogPosterior | None,
-                 rng: np.random.Generator, store: Any = None, name: str | None = None) -> None:
+                 rng: np.random.Generator, store: Any = None, name: str | None = None,
+                 progress: Any = None) -> None:
         self.s = settings
         self.full = full
         self.surr = surrogate
@@ -132,6 +125,7 @@ class Driver:
         self.stop_reason = ""
         self.L = settings.subchain_length or 1
         self.resumed_at: int | None = None
+        self.progress = progress  # progress(full-model runs, status) after every step
 
     # ------------------------------------------------------------------ targets
     @property
@@ -181,10 +175,13 @@ class Driver:
             done = self._maybe_check() if self.t >= self.next_check else False
             if self.store is not None:
                 self._checkpoint(done)
+            if self.progress is not None:
+                self.progress(self.full.n_evaluations,
+                              f"{'warm-up' if self.t <= s.n_warmup else 'sampling'} step {self.t}")
             if done:
                 self.stop_reason = "converged"
                 break
-        return self._result()
+        return self.result()
 
     def _beta(self) -> float:
         """Likelihood temperature: ``_beta0`` in the first part of the warm-up, else 1.
@@ -421,7 +418,7 @@ class Driver:
         ess = float(np.min(self.diagnostics["ess_bulk"])) if ok else 0.0
         rhat = float(np.max(self.diagnostics["r_hat"])) if ok else np.inf
         n = kept.shape[1]
-        if ess >= self.s.target_ess and rhat < 1.01:
+        if ess >= self.s.target_ess and rhat < R_HAT_LIMIT:
             # converged only when a second check, 10 % more draws later, agrees (a single
             # pass can be luck on a chain that has not yet visited a tail)
             self.passes += 1
@@ -434,7 +431,7 @@ class Driver:
         self.next_check = self.t + max(10, int(n * (grow - 1)))
         return False
 
-    def _result(self) -> RunResult:
+    def result(self) -> RunResult:
         h, n = self.hist, len(self.hist)
         x = h.x[:n]
         nw = min(self.s.n_warmup, n)
@@ -455,13 +452,9 @@ class Driver:
         if self.store is None:
             return
         t = self.t
-        c0 = (t // CHUNK) * CHUNK
-        if t > 0 and t % CHUNK == 0:  # a chunk just filled: store it once
-            self.store.save_checkpoint(f"{self.name}/chunk/{t // CHUNK - 1}",
-                                       self._chunk(t - CHUNK, t), {"steps": [t - CHUNK, t]})
         arrays = {"X": self.X, "lp": self.lp, "ll": self.ll, "slp": self.slp, "Y": self.Y,
                   "stats": self.stats, **self.kernel.to_arrays()}
-        arrays.update({f"partial_{k}": v for k, v in self._chunk(c0, t).items()})
+        arrays.update(self.hist.save(self.store, self.name, CHUNK))
         meta = {"t": t, "n_warmup": self.s.n_warmup, "n_eval": self.full.n_evaluations,
                 "n_surr": self.surr.n_evaluations if self.surr is not None else 0,
                 "rng": json.dumps(self.rng.bit_generator.state), "L": self.L,
@@ -469,15 +462,6 @@ class Driver:
                 "stop_reason": "converged" if done else "", "n_failed": self.full.n_failed}
         self.store.save_checkpoint(self.name, {k: np.asarray(v, dtype=float)
                                                for k, v in arrays.items()}, meta)
-
-    def _chunk(self, a: int, b: int) -> dict[str, np.ndarray]:
-        W, d = self.W, self.d
-        if b <= a:
-            return {"x": np.empty((0, W, d)), "lp": np.empty((0, W)), "ll": np.empty((0, W)),
-                    "acc": np.empty((0, W)), "ind": np.empty((0, W))}
-        h = self.hist
-        return {"x": h.x[a:b], "lp": h.lp[a:b], "ll": h.ll[a:b], "acc": h.acc[a:b].astype(float),
-                "ind": h.ind[a:b].astype(float)}
 
     def resume(self) -> bool:
         """Restore the state from the store's checkpoint; False when there is none."""
@@ -488,13 +472,7 @@ class Driver:
             return False
         arrays, meta = got
         t = int(meta["t"])
-        for k in range(t // CHUNK):
-            part = self.store.load_checkpoint(f"{self.name}/chunk/{k}")
-            if part is None:  # pragma: no cover - chunks are written before the state
-                raise RuntimeError(f"checkpoint chunk {k} of {self.name} is missing")
-            self.hist.extend(part[0])
-        self.hist.extend({k[len("partial_"):]: v for k, v in arrays.items()
-                          if k.startswith("partial_")})
+        self.hist.load(self.store, self.name, CHUNK, t, arrays)
         self.X = np.array(arrays["X"])
         self.lp, self.ll = np.array(arrays["lp"]), np.array(arrays["ll"])
         self.slp, self.Y = np.array(arrays["slp"]), np.array(arrays["Y"])

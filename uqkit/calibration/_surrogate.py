@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ._moves import safe_cholesky
 from ._sampler import Driver, Settings
 from ._target import LogPosterior
 
@@ -198,7 +199,7 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
         if full.n_evaluations + 2 * W + len(frontier) > budget:
             break
         mean, cov = frame
-        chol = _chol(cov)
+        chol = safe_cholesky(cov)
         Z = rng.standard_normal((2 * W, d))
         Z[W:] *= WIDE
         design = mean + Z @ chol.T
@@ -246,7 +247,7 @@ def refine_surrogate(problem: Any, model: Any, base: Any, runner: Any, rng: np.r
         if not train_X:
             continue
         m_in, c_in = mean[mi], cov[np.ix_(mi, mi)]
-        L_in = _chol(c_in)
+        L_in = safe_cholesky(c_in)
         TX, TR = np.concatenate(train_X), np.concatenate(train_R)
         U = np.linalg.solve(L_in, (TX - m_in).T).T
         # the box holds every run in the full posterior's bulk (a long tail found by the
@@ -350,17 +351,6 @@ def _frame_shift(old, new) -> float:
     sd_new = np.sqrt(np.maximum(np.diag(new[1]), 1e-300))
     return float(max(np.max(np.abs(new[0] - old[0]) / sd_old),
                      np.max(np.abs(np.log(sd_new / sd_old)))))
-
-
-def _chol(cov: np.ndarray) -> np.ndarray:
-    cov = np.atleast_2d(cov)
-    jitter = 1e-12 * np.maximum(np.diag(cov), 1e-300)
-    for _ in range(8):
-        try:
-            return np.linalg.cholesky(cov + np.diag(jitter))
-        except np.linalg.LinAlgError:
-            jitter = jitter * 100 + 1e-10 * np.abs(np.diag(cov)).max()
-    return np.diag(np.sqrt(np.abs(np.diag(cov)) + 1e-300))
 
 
 def _reflect(problem: Any, X: np.ndarray) -> np.ndarray:
