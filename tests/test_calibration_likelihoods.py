@@ -277,8 +277,8 @@ def test_a_model_that_fails_everywhere_is_stopped():
 
 
 def test_runner_per_call_failure_overrides():
-    model = uqkit.as_model(lambda X: np.where(X > 0, np.nan, X), inputs=("k",), outputs=("y",),
-                           vectorized=True)
+    # one model call per row, so the 20 failing rows are 20 failed evaluations in a row
+    model = uqkit.as_model(lambda k: np.nan if k > 0 else k, outputs=("y",))
     runner = uqkit.Runner(progress=False)  # on_failure="raise", breaker at 10
     X = np.linspace(-1.0, 1.0, 40)[:, None]  # 20 failing rows
     with pytest.raises(uqkit.ModelEvaluationError):
