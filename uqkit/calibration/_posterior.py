@@ -157,6 +157,11 @@ class Posterior:
         """The posterior's parameters and their priors (noise levels included)."""
         return self._problem.parameters
 
+    @property
+    def n_evaluations(self) -> int:
+        """Full-model evaluations the posterior cost (``n_model_evaluations``)."""
+        return int(self.n_model_evaluations)
+
     def to_dataframe(self) -> pd.DataFrame:
         """The samples (a copy)."""
         return self.samples.copy()

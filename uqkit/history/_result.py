@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,6 +209,13 @@ class HistoryMatch:
 
     def __repr__(self) -> str:
         return f"HistoryMatch({self._summary()})"
+
+    def report(self, path: str | os.PathLike, *, title: str = "History matching report") -> str:
+        """Write this result's section of :func:`uqkit.report` as a self-contained HTML
+        file (and its JSON beside it); return the HTML path."""
+        from uqkit.reports._report import write_result_report
+
+        return write_result_report(self, path, title=title)
 
     def _repr_html_(self) -> str:
         from ..reports._html import table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -344,6 +345,13 @@ class PolynomialChaos:
         from ._display import text_repr
 
         return text_repr(self)
+
+    def report(self, path: str | os.PathLike, *, title: str = "Polynomial chaos report") -> str:
+        """Write this result's section of :func:`uqkit.report` as a self-contained HTML
+        file (and its JSON beside it); return the HTML path."""
+        from uqkit.reports._report import write_result_report
+
+        return write_result_report(self, path, title=title)
 
     def _repr_html_(self) -> str:
         from ._display import html_repr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,8 +107,35 @@ class Evaluations:
         """Rows without a valid output."""
         return int((~self.ok).sum())
 
+    @property
+    def n_evaluations(self) -> int:
+        """Model evaluations this call made (``n_new``; stored rows cost none)."""
+        return int(self.n_new)
+
     def __len__(self) -> int:
         return int(self.X.shape[0])
+
+    def plot(self, output: str | None = None, *, ax: Any = None) -> Any:
+        """Histogram of an output over the rows that succeeded (the first output by
+        default); the title counts the rows that failed or were not finite."""
+        import matplotlib.pyplot as plt
+
+        name = self.outputs[0] if output is None else output
+        if name not in self.outputs:
+            from .._validation import fail
+
+            fail("Evaluations.plot", "output", "one of " + ", ".join(map(repr, self.outputs)),
+                 output)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.2))
+        y = self.Y[self.ok, list(self.outputs).index(name)]
+        y = y[np.isfinite(y)]
+        ax.hist(y, bins=min(30, max(5, int(np.sqrt(max(len(y), 1))))), color="#4c72b0")
+        ax.set_xlabel(name)
+        ax.set_ylabel("rows")
+        ax.set_title(f"{self.model_name or 'model'}: {len(y)} rows ok, {self.n_failed} failed",
+                     fontsize=10)
+        return ax
 
     def to_dataframe(self):
         """Inputs, outputs, status and error per row as a pandas DataFrame."""
@@ -124,6 +152,13 @@ class Evaluations:
     def __repr__(self) -> str:
         return (f"Evaluations({self.model_name!r}: {len(self)} rows x {len(self.outputs)} "
                 f"outputs; {self.n_new} new, {self.n_cached} cached, {self.n_failed} failed)")
+
+    def report(self, path: str | os.PathLike, *, title: str = "Evaluations report") -> str:
+        """Write this result's section of :func:`uqkit.report` as a self-contained HTML
+        file (and its JSON beside it); return the HTML path."""
+        from uqkit.reports._report import write_result_report
+
+        return write_result_report(self, path, title=title)
 
     def _repr_html_(self) -> str:
         import pandas as pd

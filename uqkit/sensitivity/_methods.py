@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,13 @@ class SensitivityResult:
         return (f"SensitivityResult(method={self.method!r}, n_samples={self.n_samples}, "
                 f"n_evaluations={self.n_evaluations}, n_failed={self.n_failed})\n"
                 f"  {self.main}[{out}]: " + ", ".join(f"{k}={v:.3g}" for k, v in top.items()))
+
+    def report(self, path: str | os.PathLike, *, title: str = "Sensitivity report") -> str:
+        """Write this result's section of :func:`uqkit.report` as a self-contained HTML
+        file (and its JSON beside it); return the HTML path."""
+        from uqkit.reports._report import write_result_report
+
+        return write_result_report(self, path, title=title)
 
     def _repr_html_(self) -> str:
         from uqkit.reports._repr import card
