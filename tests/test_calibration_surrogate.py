@@ -199,7 +199,8 @@ def test_fitzhugh_nagumo_benchmark_case_equals_plain_and_saves_3x():
     _check_fhn(40.0, 40, target_ess=400, savings=3)
 
 
-@pytest.mark.parametrize("seed", [4, 5, 6])
+@pytest.mark.parametrize("seed", [pytest.param(4, marks=pytest.mark.slow), 5,
+                                  pytest.param(6, marks=pytest.mark.slow)])
 def test_fitzhugh_nagumo_delayed_acceptance_matches_the_dense_grid(seed):
     """The 40-point problem against its dense-grid posterior (tests/reference/fhn40_grid.json,
     written by benchmarks/make_da_reference.py; grid error < 0.004 sd).

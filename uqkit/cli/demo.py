@@ -153,7 +153,7 @@ def run_demo(args: argparse.Namespace) -> int:
                           encoding="utf-8")
     from .run import run_command
 
-    code = run_command(argparse.Namespace(study=str(study_path), check=False,
+    code = run_command(argparse.Namespace(study=str(study_path), check=False, probe=0,
                                           quiet=args.quiet))
     if code == 0 and not args.quiet:
         print(f"demo finished in {time.perf_counter() - t0:.0f} s; open "
