@@ -124,3 +124,35 @@ def normalize_rng(rng: Any) -> np.random.Generator:
 
 def is_power_of_two(n: int) -> bool:
     return n > 0 and (n & (n - 1)) == 0
+
+
+def check_parameters(func: str, parameters: Any) -> Any:
+    """``parameters`` as a :class:`uqkit.Parameters` (a mapping of names to
+    distributions is converted), or an error naming ``func``'s argument."""
+    from .parameters import Parameters
+
+    if isinstance(parameters, Parameters):
+        return parameters
+    if parameters is None:
+        fail(func, "parameters", "a uqkit.Parameters (the input distributions)", None)
+    try:
+        return Parameters(parameters)
+    except InvalidParameterError:
+        raise
+    except Exception:
+        fail(func, "parameters", "a uqkit.Parameters or a mapping of names to distributions",
+             type(parameters).__name__)
+
+
+def match_inputs(func: str, model: Any, parameters: Any) -> Any:
+    """``parameters`` in the order of ``model.inputs``; an error names the missing and
+    the extra names when they are not the same set."""
+    inputs = tuple(model.inputs)
+    if inputs == parameters.names:
+        return parameters
+    if set(inputs) == set(parameters.names):
+        return parameters.subset(inputs)
+    missing = sorted(set(inputs) - set(parameters.names))
+    extra = sorted(set(parameters.names) - set(inputs))
+    fail(func, "parameters", f"the model's inputs {list(inputs)}", list(parameters.names),
+         f"Missing: {missing}; not model inputs: {extra}.")

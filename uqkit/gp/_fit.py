@@ -8,8 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uqkit._errors import InvalidParameterError, ModelEvaluationError
-from uqkit._validation import check_choice, check_int, check_real, fail, normalize_rng
+from uqkit._errors import ModelEvaluationError
+from uqkit._validation import (
+    check_choice,
+    check_int,
+    check_parameters,
+    check_real,
+    fail,
+    match_inputs,
+    normalize_rng,
+)
 from uqkit.models._protocol import check_model, output_groups
 from uqkit.parameters import Parameters
 
@@ -239,26 +247,11 @@ def _box(Xa: np.ndarray, X: Any) -> Parameters:
 
 
 def _check_parameters(parameters: Any) -> Parameters:
-    if isinstance(parameters, Parameters):
-        return parameters
-    if parameters is None:
-        fail(_FUNC, "parameters", "a uqkit.Parameters (the input distributions)", None)
-    try:
-        return Parameters(parameters)
-    except InvalidParameterError:
-        raise
-    except Exception:
-        fail(_FUNC, "parameters", "a uqkit.Parameters or a mapping of names to distributions",
-             type(parameters).__name__)
+    return check_parameters(_FUNC, parameters)
 
 
 def _match_inputs(model: Any, parameters: Parameters) -> Parameters:
-    inputs = tuple(model.inputs)
-    if inputs == parameters.names:
-        return parameters
-    if set(inputs) == set(parameters.names):
-        return parameters.subset(inputs)
-    fail(_FUNC, "parameters", f"the model's inputs {list(inputs)}", list(parameters.names))
+    return match_inputs(_FUNC, model, parameters)
 
 
 def _check_outputs(Y: Any, n_rows: int) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -8,8 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uqkit._errors import InvalidParameterError, ModelEvaluationError
-from uqkit._validation import check_choice, check_int, check_real, fail, normalize_rng
+from uqkit._errors import ModelEvaluationError
+from uqkit._validation import (
+    check_choice,
+    check_int,
+    check_parameters,
+    check_real,
+    fail,
+    match_inputs,
+    normalize_rng,
+)
 from uqkit.models._protocol import check_model
 from uqkit.parameters import Parameters
 
@@ -243,29 +251,11 @@ def _evaluate(model: Any, X: np.ndarray, runner: Any) -> tuple[np.ndarray, np.nd
 
 # -- validation helpers ---------------------------------------------------------------------------
 def _check_parameters(parameters: Any) -> Parameters:
-    if isinstance(parameters, Parameters):
-        return parameters
-    if parameters is None:
-        fail(_FUNC, "parameters", "a uqkit.Parameters (the input distributions)", None)
-    try:
-        return Parameters(parameters)
-    except InvalidParameterError:
-        raise
-    except Exception:
-        fail(_FUNC, "parameters", "a uqkit.Parameters or a mapping of names to distributions",
-             type(parameters).__name__)
+    return check_parameters(_FUNC, parameters)
 
 
 def _match_inputs(model: Any, parameters: Parameters) -> Parameters:
-    inputs = tuple(model.inputs)
-    if inputs == parameters.names:
-        return parameters
-    if set(inputs) == set(parameters.names):
-        return parameters.subset(inputs)
-    missing = sorted(set(inputs) - set(parameters.names))
-    extra = sorted(set(parameters.names) - set(inputs))
-    fail(_FUNC, "parameters", f"the model's inputs {list(inputs)}", list(parameters.names),
-         f"Missing: {missing}; not model inputs: {extra}.")
+    return match_inputs(_FUNC, model, parameters)
 
 
 def _check_design(parameters: Parameters, X: Any) -> np.ndarray:
