@@ -1,5 +1,5 @@
 """The HTTP server under :func:`uqkit.serve`: a bounded pool, a disconnect watcher and
-rate-limited error logs (RELIABILITY H8)."""
+rate-limited error logs (tests/test_server_abuse.py)."""
 
 from __future__ import annotations
 
